@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import NewType
 
 PartyId = NewType("PartyId", int)
@@ -19,7 +19,7 @@ JobId = NewType("JobId", str)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """What a participant does in a cluster."""
 
     PARTY = "party"

@@ -1,0 +1,77 @@
+"""A channel: one authenticated peer, a byte link and a sans-IO wire connection.
+
+Sending encodes a :class:`~mpc_runtime.wire.Message` into frame parts and writes them; receiving
+feeds chunks from the link into the decoder until a whole message is ready.  Every message from
+the peer must carry the sender identity its certificate proved, or it is refused.
+"""
+
+from __future__ import annotations
+
+from mpc_runtime.errors import PeerLostError, RemoteProtocolError
+from mpc_runtime.ids import Identity
+from mpc_runtime.transport.link import Link
+from mpc_runtime.wire import DEFAULT_MAX_FRAME, Message, WireConnection
+
+
+class Channel:
+    """Messages to and from one authenticated peer."""
+
+    def __init__(
+        self, link: Link, peer: Identity, me: Identity, max_frame_bytes: int = DEFAULT_MAX_FRAME
+    ) -> None:
+        self.link = link
+        self.peer = peer
+        self.me = me
+        self.wire = WireConnection(max_frame_bytes)
+        self._eof = False
+
+    @property
+    def bytes_sent(self) -> int:
+        return self.wire.bytes_sent
+
+    @property
+    def bytes_received(self) -> int:
+        return self.wire.bytes_received
+
+    async def send(self, msg: Message) -> int:
+        """Send one message; returns the number of frame bytes written."""
+        before = self.wire.bytes_sent
+        parts = self.wire.send(msg)
+        await self.link.send(parts)
+        return self.wire.bytes_sent - before
+
+    async def receive(self) -> Message | None:
+        """The next message, or None at a clean end of stream (the caller decides if it was).
+
+        Raises DecodeError for bad bytes, RemoteProtocolError for a wrong sender.
+        """
+        while True:
+            msg = self.wire.next_message()
+            if msg is not None:
+                if msg.sender != self.peer.label:
+                    raise RemoteProtocolError(
+                        f"{self.peer.label} sent a message claiming to be from {msg.sender[:64]!r}",
+                        peer=self.peer.label,
+                    )
+                return msg
+            if self._eof:
+                return None
+            try:
+                data = await self.link.receive()
+            except PeerLostError:
+                data = b""
+            if not data:
+                self._eof = True
+                self.wire.receive_eof()
+            else:
+                self.wire.receive_data(data)
+
+    def close(self) -> None:
+        self.link.close()
+
+    async def aclose(self) -> None:
+        self.link.close()
+        await self.link.wait_closed()
+
+    def __repr__(self) -> str:
+        return f"Channel(peer={self.peer.label})"

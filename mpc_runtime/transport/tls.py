@@ -1,0 +1,73 @@
+"""TLS 1.3 contexts with mutual authentication against the cluster CA.
+
+Both sides present a certificate and require one from the peer.  Host names are not checked;
+instead the peer's identity is read from the ``mpc://`` URI in its certificate's
+SubjectAlternativeName (see :func:`peer_identity`) and compared with the identity we expect.
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+from mpc_runtime.errors import ConfigError, PeerIdentityError
+from mpc_runtime.ids import Identity
+from mpc_runtime.pki import identity_from_der
+
+
+def _base(purpose: ssl.Purpose, protocol: int, ca: Path, cert: Path, key: Path) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(protocol)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+    for path, what in ((ca, "CA certificate"), (cert, "certificate"), (key, "private key")):
+        if not path.exists():
+            raise ConfigError(f"{path}: {what} not found (make certificates with `mpc certs`)")
+    try:
+        ctx.load_verify_locations(cafile=str(ca))
+        ctx.load_cert_chain(certfile=str(cert), keyfile=str(key))
+    except PermissionError:
+        raise ConfigError(f"{key}: permission denied reading the private key") from None
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(
+            f"{cert}: unusable certificate or key ({exc.__class__.__name__})"
+        ) from None
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+    del purpose
+    return ctx
+
+
+def server_context(ca: Path, cert: Path, key: Path) -> ssl.SSLContext:
+    """Context for accepting connections; the client must present a CA-signed certificate."""
+    return _base(ssl.Purpose.CLIENT_AUTH, ssl.PROTOCOL_TLS_SERVER, ca, cert, key)
+
+
+def client_context(ca: Path, cert: Path, key: Path) -> ssl.SSLContext:
+    """Context for dialing; the server must present a CA-signed certificate."""
+    ctx = _base(ssl.Purpose.SERVER_AUTH, ssl.PROTOCOL_TLS_CLIENT, ca, cert, key)
+    ctx.check_hostname = False  # identity comes from the SAN URI, checked by peer_identity()
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+def peer_identity(ssl_object: ssl.SSLObject | ssl.SSLSocket | None, cluster: str) -> Identity:
+    """The identity proved by the peer's (already verified) certificate."""
+    if ssl_object is None:
+        raise PeerIdentityError("connection is not TLS")
+    der = ssl_object.getpeercert(binary_form=True)
+    if not der:
+        raise PeerIdentityError("peer presented no certificate")
+    return identity_from_der(der, cluster)
+
+
+class TLSFiles:
+    """The CA, certificate and key paths one identity uses."""
+
+    def __init__(self, ca: Path, cert: Path, key: Path) -> None:
+        self.ca, self.cert, self.key = ca, cert, key
+
+    def server(self) -> ssl.SSLContext:
+        return server_context(self.ca, self.cert, self.key)
+
+    def client(self) -> ssl.SSLContext:
+        return client_context(self.ca, self.cert, self.key)
