@@ -1,0 +1,73 @@
+"""Entry point of the ``mpc`` console script: builds the parser and is the error boundary.
+
+Commands are modules ``mpc_runtime.cli.cmd_<name>`` listed in :data:`COMMAND_MODULES`; each
+exposes ``register(sub)`` which adds its sub-parser with ``func=run`` (``run(args) -> int``).
+They are imported when :func:`main` runs, never when this module is imported.
+
+Exit codes: 0 ok; an :class:`~mpc_runtime.errors.MPCError`'s ``exit_code`` (2 usage/config,
+1 otherwise, 3 unauthorized reveal); 2 for argparse errors; 130 on Ctrl-C; 70 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+COMMAND_MODULES: list[str] = ["certs"]
+
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every command module registered."""
+    from mpc_runtime import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="mpc",
+        description="mpc-runtime: multi-party computation over mutually authenticated TLS.",
+        epilog="Run `mpc <command> --help` for a command's options.  "
+        "Set MPC_DEBUG=1 to see tracebacks of internal errors.",
+    )
+    parser.add_argument("--version", action="version", version=f"mpc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"mpc_runtime.cli.cmd_{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``mpc`` with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    from mpc_runtime.cli.output import error_line
+    from mpc_runtime.errors import MPCError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(None if argv is None else list(argv))
+    except SystemExit as exc:  # --help, --version, or an argparse usage error (2)
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 2)
+    cmd = getattr(args, "command", None)
+    try:
+        rc = args.func(args)
+    except MPCError as err:
+        print(error_line(cmd, str(err)), file=sys.stderr, flush=True)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("mpc: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        print(f"mpc: internal error: {type(exc).__name__}", file=sys.stderr, flush=True)
+        if os.environ.get("MPC_DEBUG") == "1":
+            traceback.print_exc()
+        return EXIT_INTERNAL
+    return 0 if rc is None else int(rc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
