@@ -188,6 +188,8 @@ def read_toml(path: Path) -> dict[str, object]:
         raise ConfigError(f"{path}: is a directory, expected a TOML file") from None
     except PermissionError:
         raise ConfigError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError:

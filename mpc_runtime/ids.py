@@ -62,7 +62,9 @@ class Identity:
 
     @property
     def label(self) -> str:
-        """Short text used in file names, logs and job specs: ``party:1``, ``recipient:analyst``."""
+        """Short text used in logs and job specs: ``party:1``, ``recipient:analyst``, ``dealer``."""
+        if self.role in (Role.COORDINATOR, Role.DEALER):
+            return self.role.value
         return f"{self.role.value}:{self.name}"
 
     @property

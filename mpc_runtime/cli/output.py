@@ -40,3 +40,24 @@ def progress(what: str, done: int, total: int | None = None) -> None:
         info(f"{what}: {done}/{total} ({pct}%)")
     else:
         info(f"{what}: {done}")
+
+
+def format_value(value: object) -> str:
+    """A revealed value as text: ints plainly, floats shortest-repr, arrays as lists."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        value = value.tolist() if value.shape else value.item()
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return repr(value)
+    return str(value)
+
+
+def ledger_summary(who: str, ledger: object) -> str:
+    """One line: online rounds/bytes and offline (dealer) rounds/bytes of a ledger."""
+    on = ledger.total("online")  # type: ignore[attr-defined]
+    off = ledger.total("offline")  # type: ignore[attr-defined]
+    return (
+        f"{who}: online {on.rounds} rounds, {on.messages_sent} messages, {on.bytes_sent} bytes sent;"
+        f" preprocessing {off.rounds} requests, {off.bytes_received} bytes received"
+    )

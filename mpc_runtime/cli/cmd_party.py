@@ -1,0 +1,108 @@
+"""``mpc party``: run one computing party of a job described by a job spec file.
+
+Prints ``result <output> = <value>`` on stdout for each output revealed to this party, and a
+rounds/bytes summary on stderr (``--ledger`` prints the full table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from mpc_runtime.cli.output import format_value, info, ledger_summary, result
+
+
+def add_common_party_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="cluster TOML file (party_configs/...)")
+    p.add_argument("--id", type=int, required=True, dest="party_id", help="this party's id")
+    p.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="[NAME=]VALUE",
+        help="a private input (a number or a JSON list); repeat for several inputs",
+    )
+    p.add_argument("--input-file", help="JSON or TOML file with name = value inputs")
+    p.add_argument("--audit-log", help="append reveal events (never values) to this JSON-lines file")
+    p.add_argument("--ledger", action="store_true", help="print the full rounds/bytes table")
+    p.add_argument("--json", action="store_true", help="print results as one JSON object")
+    p.add_argument("-v", "--verbose", action="store_true", help="log connections and refusals")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "party",
+        help="run one computing party of a job",
+        description="Run one computing party of the job in --job; connects to the coordinator "
+        "and to the other parties over mutually authenticated TLS.",
+    )
+    add_common_party_args(p)
+    p.add_argument("--job", required=True, help="job spec (TOML or JSON); must match the others'")
+    p.set_defaults(func=run)
+
+
+def setup_logging(verbose: bool, who: str) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format=f"mpc {who}: %(message)s",
+    )
+
+
+def gather_inputs(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
+    from mpc_runtime.errors import InputError
+    from mpc_runtime.node.inputs import parse_input_flags, read_input_file
+
+    given: dict[str, Any] = {}
+    if args.input_file:
+        given.update(read_input_file(args.input_file))
+    for k, v in parse_input_flags(args.input, names).items():
+        if k in given:
+            raise InputError(f"input {k!r} given both in --input-file and --input")
+        given[k] = v
+    return given
+
+
+def print_results(args: argparse.Namespace, pid: int, res: Any) -> None:
+    if args.json:
+        out = {
+            k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in sorted(res.outputs.items())
+        }
+        result(json.dumps({"party": pid, "outputs": out, "ledger": res.ledger.as_json()}))
+    else:
+        for name, value in sorted(res.outputs.items()):
+            result(f"result {name} = {format_value(value)}")
+        if not res.outputs:
+            info(f"party {pid}: no output was revealed to this party")
+    info(ledger_summary(f"party {pid}", res.ledger))
+    if args.ledger:
+        for line in res.ledger.report().splitlines():
+            info(line)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mpc_runtime.config import load_cluster
+    from mpc_runtime.coordinator.spec import check_against_cluster, load_spec
+    from mpc_runtime.node.party import run_party
+
+    setup_logging(args.verbose, f"party {args.party_id}")
+    cfg = load_cluster(args.config)
+    spec = load_spec(args.job)
+    check_against_cluster(spec, cfg)
+    cfg.party(args.party_id)
+    names = [i.name for i in spec.inputs if i.party == args.party_id]
+    given = gather_inputs(args, names)
+    res = asyncio.run(
+        run_party(
+            cfg,
+            args.party_id,
+            spec,
+            given,
+            audit_path=Path(args.audit_log) if args.audit_log else None,
+        )
+    )
+    print_results(args, args.party_id, res)
+    return 0
