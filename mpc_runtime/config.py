@@ -65,6 +65,12 @@ class Limits(_Strict):
     """Bounds on what a peer can make us hold."""
 
     max_frame_bytes: int = Field(default=256 * 1024 * 1024, ge=1024, le=2**31 - 1)
+    simulated_latency_ms: float = Field(
+        default=0.0,
+        ge=0,
+        le=10_000,
+        description="benchmarks only: delay every data message between parties by this much",
+    )
 
 
 class ClusterConfig(_Strict):

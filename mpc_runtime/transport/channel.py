@@ -7,10 +7,12 @@ the peer must carry the sender identity its certificate proved, or it is refused
 
 from __future__ import annotations
 
+import asyncio
+
 from mpc_runtime.errors import PeerLostError, RemoteProtocolError
 from mpc_runtime.ids import Identity
 from mpc_runtime.transport.link import Link
-from mpc_runtime.wire import DEFAULT_MAX_FRAME, Message, WireConnection
+from mpc_runtime.wire import DEFAULT_MAX_FRAME, Message, MsgKind, WireConnection
 
 
 class Channel:
@@ -24,6 +26,8 @@ class Channel:
         self.me = me
         self.wire = WireConnection(max_frame_bytes)
         self._eof = False
+        self.latency = 0.0
+        """Seconds to hold each DATA message before sending (simulated network latency)."""
 
     @property
     def bytes_sent(self) -> int:
@@ -37,6 +41,8 @@ class Channel:
         """Send one message; returns the number of frame bytes written."""
         before = self.wire.bytes_sent
         parts = self.wire.send(msg)
+        if self.latency and msg.kind is MsgKind.DATA:
+            await asyncio.sleep(self.latency)
         await self.link.send(parts)
         return self.wire.bytes_sent - before
 

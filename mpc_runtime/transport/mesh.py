@@ -100,6 +100,8 @@ async def build_mesh(
     for ident_, ch in accept_task.result().items():
         if ident_.party_id is not None:
             channels[ident_.party_id] = ch
+    for ch in channels.values():
+        ch.latency = cfg.limits.simulated_latency_ms / 1000.0
     return channels
 
 
