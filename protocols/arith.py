@@ -42,7 +42,7 @@ from mpc_runtime.runtime import Context
 from mpc_runtime.sharing import beaver
 from mpc_runtime.sharing.dealer import Component
 from protocols.io import open_raw
-from protocols.types import U64, Shared
+from protocols.types import U64, Shared, contig
 
 DEFAULT_BOUND_BITS = 48
 
@@ -100,8 +100,8 @@ async def _beaver(ctx: Context, x: U64, y: U64, trip: Mapping[str, U64]) -> U64:
     d, e = beaver.mask_pair(x, y, trip["a"], trip["b"])
     opened = await open_raw(ctx, np.stack([d, e]))
     return beaver.finish_mul(
-        np.ascontiguousarray(opened[0]),
-        np.ascontiguousarray(opened[1]),
+        contig(opened[0]),
+        contig(opened[1]),
         trip["a"],
         trip["b"],
         trip["c"],
@@ -116,7 +116,7 @@ async def inner_product(ctx: Context, x: Shared, y: Shared) -> Shared:
         raise LocalProtocolError("inner_product needs two arrays of the same (non-0-d) shape")
     (trip,) = await ctx.material([Component("triple", x.shape)])
     z = await _beaver(ctx, x.share, y.share, trip)
-    out = np.ascontiguousarray(np.sum(z, axis=-1, dtype=np.uint64))
+    out = contig(np.sum(z, axis=-1, dtype=np.uint64))
     return Shared(out, x.frac_bits + y.frac_bits)
 
 
@@ -143,7 +143,7 @@ async def truncate(
     if ctx.is_first:
         np.add(out, np.right_shift(c, np.uint64(bits), out=np.empty(shape, np.uint64)), out=out)
         np.subtract(out, np.uint64(1 << (bound_bits - bits)), out=out)
-    return Shared(np.ascontiguousarray(out, dtype=np.uint64), x.frac_bits - bits)
+    return Shared(out, x.frac_bits - bits)
 
 
 __all__ = ["average", "inner_product", "mul", "secure_sum", "truncate"]

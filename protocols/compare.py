@@ -55,7 +55,7 @@ from mpc_runtime.runtime import Context
 from mpc_runtime.sharing import beaver
 from mpc_runtime.sharing.dealer import Component
 from protocols.io import open_raw, open_xor_raw
-from protocols.types import U64, Shared
+from protocols.types import U64, Shared, contig
 
 ROUNDS = 8
 LT_AND_BITS = (64, 32, 16, 8, 4, 1)
@@ -86,7 +86,7 @@ def _pack(bits: Bits) -> U64:
 
 
 def _unpack(words: U64, count: int) -> Bits:
-    raw = np.ascontiguousarray(words).view(np.uint8)
+    raw = contig(words).view(np.uint8)
     return np.unpackbits(raw, count=count, bitorder="little")
 
 
@@ -104,8 +104,8 @@ async def _and(
     opened = await open_xor_raw(ctx, np.concatenate([d, e]))
     w = x.size
     z = beaver.finish_and(
-        np.ascontiguousarray(opened[:w]),
-        np.ascontiguousarray(opened[w:]),
+        contig(opened[:w]),
+        contig(opened[w:]),
         trip["a"],
         trip["b"],
         trip["c"],
@@ -194,7 +194,7 @@ def _diff(x: Shared, y: Shared) -> tuple[U64, tuple[int, ...]]:
         raise LocalProtocolError("comparisons take two Shared values")
     if x.shape != y.shape:
         raise LocalProtocolError(f"comparison operands differ in shape: {x.shape} vs {y.shape}")
-    return np.ascontiguousarray((x - y).share.reshape(-1)), x.shape
+    return contig((x - y).share.reshape(-1)), x.shape
 
 
 def _one_minus(s: Shared, is_first: bool) -> Shared:
@@ -205,7 +205,7 @@ async def lt(ctx: Context, x: Shared, y: Shared) -> Shared:
     """Shared ``[x < y]`` (0/1) for values in [-2^62, 2^62 - 1]: 8 rounds."""
     ctx = ctx.scope("lt")
     d, shape = _diff(x, y)
-    return Shared(np.ascontiguousarray((await _msb(ctx, d)).reshape(shape)))
+    return Shared(contig((await _msb(ctx, d)).reshape(shape)))
 
 
 async def gt(ctx: Context, x: Shared, y: Shared) -> Shared:
@@ -230,7 +230,7 @@ async def eq(ctx: Context, x: Shared, y: Shared) -> Shared:
     """Shared ``[x == y]`` (0/1), exact for all 64-bit ring values: 8 rounds."""
     ctx = ctx.scope("eq")
     d, shape = _diff(x, y)
-    return Shared(np.ascontiguousarray((await _is_zero(ctx, d)).reshape(shape)))
+    return Shared(contig((await _is_zero(ctx, d)).reshape(shape)))
 
 
 def lt_payload_bytes(m: int, n: int, and_bits: Sequence[int] = LT_AND_BITS) -> int:

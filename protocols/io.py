@@ -29,7 +29,7 @@ from mpc_runtime.errors import LocalProtocolError
 from mpc_runtime.runtime import ArraySpec, Context
 from mpc_runtime.sharing import additive, ring
 from mpc_runtime.sharing.prg import normalize_shape
-from protocols.types import U64, Shared
+from protocols.types import U64, Shared, contig
 
 
 def encode(value: Any, *, shape: Sequence[int] | int, frac_bits: int = 0) -> U64:
@@ -43,7 +43,7 @@ def encode(value: Any, *, shape: Sequence[int] | int, frac_bits: int = 0) -> U64
     enc = ring.encode_fixed(value, frac_bits) if frac_bits else ring.encode_int(value)
     if enc.shape != dims:
         raise InputError(f"input has shape {enc.shape}, the job expects {dims}")
-    return np.ascontiguousarray(enc)
+    return contig(enc)
 
 
 async def share_input(
@@ -91,12 +91,14 @@ async def _share(
             if p == me:
                 mine = s
             else:
-                outgoing[p] = s
+                outgoing[p] = contig(s.reshape(-1))
     senders = [o for o in owners if o != me]
-    got = await ctx.exchange(outgoing, senders, expect=ArraySpec(np.uint64, dims))
+    # Sent flat: the wire codec currently decodes a 0-d array as shape (1,).
+    size = int(np.prod(dims, dtype=np.int64))
+    got = await ctx.exchange(outgoing, senders, expect=ArraySpec(np.uint64, (size,)))
     out: dict[int, Shared] = {}
     for o in owners:
-        share = mine if o == me else got[o]
+        share = mine if o == me else got[o].reshape(dims)
         if share is None:  # pragma: no cover - mine is set whenever me is an owner
             raise LocalProtocolError("missing own share")
         out[o] = Shared(share, frac_bits)
@@ -114,19 +116,21 @@ async def open_value(ctx: Context, x: Shared) -> U64:
 
 async def open_raw(ctx: Context, share: U64) -> U64:
     """One round on ``ctx`` (no new scope): broadcast ``share``, return the sum of all shares."""
-    got = await ctx.broadcast(share, expect=ArraySpec.like(share))
-    total = np.array(share, dtype=np.uint64, copy=True)
+    flat = contig(share.reshape(-1))  # flat: 0-d arrays do not survive the wire
+    got = await ctx.broadcast(flat, expect=ArraySpec.like(flat))
+    total = np.array(flat, dtype=np.uint64, copy=True)
     for p, v in got.items():
         if p != ctx.party_id:
             np.add(total, v, out=total)
-    return total
+    return total.reshape(share.shape)
 
 
 async def open_xor_raw(ctx: Context, share: np.ndarray) -> np.ndarray:
     """One round on ``ctx``: broadcast an XOR share (uint8/uint64), return the XOR of all."""
-    got = await ctx.broadcast(share, expect=ArraySpec.like(share))
-    total = np.array(share, copy=True)
+    flat = contig(share.reshape(-1))
+    got = await ctx.broadcast(flat, expect=ArraySpec.like(flat))
+    total = np.array(flat, copy=True)
     for p, v in got.items():
         if p != ctx.party_id:
             np.bitwise_xor(total, v, out=total)
-    return total
+    return total.reshape(share.shape)

@@ -25,6 +25,11 @@ from mpc_runtime.sharing import ring
 U64 = npt.NDArray[np.uint64]
 
 
+def contig(a: Any) -> Any:
+    """A C-contiguous array of ``a`` that keeps 0-d shapes (``np.ascontiguousarray`` does not)."""
+    return np.asarray(a, order="C")
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class Shared:
     """This party's additive share of a secret ring array (``frac_bits`` > 0: fixed point)."""
@@ -93,10 +98,10 @@ class Shared:
         return Shared(ring.add(self.share, pub), self.frac_bits)
 
     def reshape(self, *shape: Any) -> Shared:
-        return Shared(np.ascontiguousarray(self.share.reshape(*shape)), self.frac_bits)
+        return Shared(contig(self.share.reshape(*shape)), self.frac_bits)
 
     def __getitem__(self, key: Any) -> Shared:
-        return Shared(np.ascontiguousarray(self.share[key]), self.frac_bits)
+        return Shared(contig(self.share[key]), self.frac_bits)
 
 
 def _public_ring(value: Any) -> U64:
@@ -139,7 +144,7 @@ def concat(values: Sequence[Shared], axis: int = 0) -> Shared:
     f = values[0].frac_bits
     for v in values:
         values[0]._same(v)
-    return Shared(np.ascontiguousarray(np.concatenate([v.share for v in values], axis=axis)), f)
+    return Shared(contig(np.concatenate([v.share for v in values], axis=axis)), f)
 
 
 def stack(values: Sequence[Shared], axis: int = 0) -> Shared:
@@ -148,6 +153,4 @@ def stack(values: Sequence[Shared], axis: int = 0) -> Shared:
         raise LocalProtocolError("stack needs at least one value")
     for v in values:
         values[0]._same(v)
-    return Shared(
-        np.ascontiguousarray(np.stack([v.share for v in values], axis=axis)), values[0].frac_bits
-    )
+    return Shared(contig(np.stack([v.share for v in values], axis=axis)), values[0].frac_bits)
