@@ -17,7 +17,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-COMMAND_MODULES: list[str] = ["certs"]
+COMMAND_MODULES: list[str] = ["certs", "party", "run", "demo", "coordinator", "dealer", "recipient"]
 
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130

@@ -1,0 +1,182 @@
+"""End-to-end sealing of an output share to an external recipient's certificate key.
+
+ECIES over P-256: a fresh ephemeral key per blob, ECDH with the recipient's certificate public
+key, HKDF-SHA256 to an AES-256-GCM key, a random 12-byte nonce.  Blob layout::
+
+    version (1 byte) | ephemeral public key (X9.62 uncompressed, 65 bytes) | nonce (12) | ct+tag
+
+The GCM additional data (:func:`make_aad`) binds the job id, the spec hash, the output name, the
+sending party and the recipient, so a relay cannot move a blob to another job, output, sender or
+recipient.  The plaintext of a share (:func:`pack_share`) is a small JSON header (shape,
+frac_bits, signed) followed by the raw little-endian uint64 bytes.  Any failure to open is one
+:class:`SealError` that says nothing about why (no oracle, no detail leak).
+
+Note: sealing is not sender-authenticating by itself (anyone can seal to a public key); the
+AAD names the sender the relay vouches for.  The coordinator is semi-honest in our model.
+
+May import: errors (and cryptography's hazmat primitives, numpy).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from typing import Any
+
+import numpy as np
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from mpc_runtime.errors import DecodeError, LocalProtocolError
+
+__all__ = [
+    "VERSION",
+    "SealError",
+    "make_aad",
+    "open_sealed",
+    "pack_share",
+    "seal",
+    "seal_share",
+    "unpack_share",
+]
+
+VERSION = 1
+_PUB_LEN = 65
+_NONCE_LEN = 12
+_TAG_LEN = 16
+_HEADER_LEN = 1 + _PUB_LEN + _NONCE_LEN
+_INFO = b"mpc-runtime sealed share v1"
+_HDR = struct.Struct(">H")
+MAX_HEADER = 1024
+MAX_NDIM = 8
+
+
+class SealError(DecodeError):
+    """A sealed blob could not be opened (tampered, wrong key or wrong binding)."""
+
+
+def _opaque() -> SealError:
+    return SealError("a sealed output share could not be opened (tampered, wrong key or binding)")
+
+
+def make_aad(job_id: str, spec_hash: str, output: str, sender: str, recipient: str) -> bytes:
+    """The additional data binding a blob to its job, spec, output, sender and recipient."""
+    fields = {
+        "job": job_id,
+        "spec": spec_hash,
+        "output": output,
+        "sender": sender,
+        "recipient": recipient,
+        "v": VERSION,
+    }
+    return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _derive(shared: bytes, eph_pub: bytes, rcpt_pub: bytes) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO + eph_pub + rcpt_pub
+    ).derive(shared)
+
+
+def _p256(key: object) -> ec.EllipticCurvePublicKey:
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise LocalProtocolError("the recipient's certificate does not hold a P-256 key")
+    return key
+
+
+def _point(key: ec.EllipticCurvePublicKey) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+
+
+def seal(recipient_cert: Any, plaintext: bytes, aad: bytes) -> bytes:
+    """Seal ``plaintext`` to the P-256 public key in ``recipient_cert`` (an x509.Certificate)."""
+    rcpt = _p256(recipient_cert.public_key())
+    eph = ec.generate_private_key(ec.SECP256R1())
+    eph_pub = _point(eph.public_key())
+    key = _derive(eph.exchange(ec.ECDH(), rcpt), eph_pub, _point(rcpt))
+    nonce = os.urandom(_NONCE_LEN)
+    ct = AESGCM(key).encrypt(nonce, bytes(plaintext), aad)
+    return bytes([VERSION]) + eph_pub + nonce + ct
+
+
+def open_sealed(private_key: ec.EllipticCurvePrivateKey, blob: bytes, aad: bytes) -> bytes:
+    """Open a blob sealed to ``private_key``; raises :class:`SealError` on any failure."""
+    if not isinstance(blob, bytes | bytearray | memoryview):
+        raise _opaque()
+    data = bytes(blob)
+    if len(data) < _HEADER_LEN + _TAG_LEN or data[0] != VERSION:
+        raise _opaque()
+    eph_pub = data[1 : 1 + _PUB_LEN]
+    nonce = data[1 + _PUB_LEN : _HEADER_LEN]
+    try:
+        eph = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), eph_pub)
+        shared = private_key.exchange(ec.ECDH(), eph)
+        key = _derive(shared, eph_pub, _point(private_key.public_key()))
+        return AESGCM(key).decrypt(nonce, data[_HEADER_LEN:], aad)
+    except (InvalidTag, ValueError, TypeError):
+        raise _opaque() from None
+
+
+# ---- shares --------------------------------------------------------------------------------
+
+
+def pack_share(share: np.ndarray, *, frac_bits: int, signed: bool) -> bytes:
+    """``2-byte header length | JSON header | raw little-endian uint64 bytes``."""
+    if not isinstance(share, np.ndarray) or share.dtype != np.uint64:
+        raise LocalProtocolError("a sealed share must be a uint64 array")
+    if isinstance(frac_bits, bool) or not isinstance(frac_bits, int) or not 0 <= frac_bits < 64:
+        raise LocalProtocolError("frac_bits must be an int in [0, 63]")
+    header = json.dumps(
+        {"shape": [int(s) for s in share.shape], "frac_bits": frac_bits, "signed": bool(signed)},
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()
+    raw = np.ascontiguousarray(share, dtype="<u8").tobytes()
+    return _HDR.pack(len(header)) + header + raw
+
+
+def unpack_share(plaintext: bytes) -> tuple[np.ndarray, dict[str, Any]]:
+    """Inverse of :func:`pack_share`; raises :class:`SealError` for a malformed plaintext."""
+    if len(plaintext) < _HDR.size:
+        raise SealError("sealed share is malformed")
+    (n,) = _HDR.unpack_from(plaintext)
+    if n > MAX_HEADER or len(plaintext) < _HDR.size + n:
+        raise SealError("sealed share is malformed")
+    try:
+        header = json.loads(plaintext[_HDR.size : _HDR.size + n])
+    except (ValueError, UnicodeDecodeError):
+        raise SealError("sealed share header is malformed") from None
+    if not isinstance(header, dict) or set(header) != {"shape", "frac_bits", "signed"}:
+        raise SealError("sealed share header is malformed")
+    shape, f, signed = header["shape"], header["frac_bits"], header["signed"]
+    if (
+        not isinstance(shape, list)
+        or len(shape) > MAX_NDIM
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape)
+        or isinstance(f, bool)
+        or not isinstance(f, int)
+        or not 0 <= f < 64
+        or not isinstance(signed, bool)
+    ):
+        raise SealError("sealed share header is malformed")
+    raw = plaintext[_HDR.size + n :]
+    count = 1
+    for s in shape:
+        count *= s
+    if count * 8 != len(raw):
+        raise SealError("sealed share length does not match its shape")
+    arr = np.frombuffer(raw, dtype="<u8").astype(np.uint64).reshape(shape)
+    return arr, {"shape": shape, "frac_bits": f, "signed": signed}
+
+
+def seal_share(
+    recipient_cert: Any, share: np.ndarray, *, frac_bits: int, signed: bool, aad: bytes
+) -> bytes:
+    """Pack and seal one share."""
+    return seal(recipient_cert, pack_share(share, frac_bits=frac_bits, signed=signed), aad)

@@ -1,0 +1,222 @@
+"""Job specs: what a job computes, who gives which input, who may learn which output.
+
+A :class:`JobSpec` is loaded from TOML or JSON and hashed canonically (:func:`spec_hash`): every
+participant joins with the hash, and a participant holding a different spec is refused before it
+shares anything.  :func:`check_against_cluster` checks the spec's parties and recipients exist.
+
+May import: config, errors, ids (and pydantic).  Never asyncio.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from mpc_runtime.config import format_validation_error, read_toml
+from mpc_runtime.errors import ConfigError
+from mpc_runtime.ids import Identity, Role
+
+if TYPE_CHECKING:
+    from mpc_runtime.config import ClusterConfig
+
+__all__ = [
+    "InputSpec",
+    "JobSpec",
+    "OutputSpec",
+    "canonical_json",
+    "check_against_cluster",
+    "load_spec",
+    "spec_hash",
+]
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")]
+MAX_ELEMENTS = 2**31
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputSpec(_Strict):
+    """One private input: which party owns it, its name, encoding and shape."""
+
+    party: int = Field(ge=1, le=1000)
+    name: Name
+    kind: Literal["int", "fixed"] = "int"
+    shape: list[Annotated[int, Field(ge=0, le=MAX_ELEMENTS)]] = Field(
+        default_factory=list, max_length=8
+    )
+    frac_bits: int = Field(default=16, ge=0, le=62, description="fixed point: fractional bits")
+
+
+class OutputSpec(_Strict):
+    """One output and the only participants that may learn it."""
+
+    name: Name
+    recipients: list[str] = Field(min_length=1, max_length=1000)
+
+    @field_validator("recipients")
+    @classmethod
+    def _labels(cls, rs: list[str]) -> list[str]:
+        seen = set()
+        for r in rs:
+            try:
+                ident = Identity.from_label(r)
+            except ValueError:
+                raise ValueError(
+                    f"recipient {r[:64]!r} must look like party:1 or recipient:NAME"
+                ) from None
+            if ident.role not in (Role.PARTY, Role.RECIPIENT):
+                raise ValueError(f"recipient {r[:64]!r} must be a party or an external recipient")
+            if ident.role is Role.PARTY and not ident.name.isdigit():
+                raise ValueError(f"recipient {r[:64]!r}: a party is named by its numeric id")
+            if ident in seen:
+                raise ValueError(f"recipient {ident.label} is listed twice")
+            seen.add(ident)
+        return rs
+
+
+def _check_json(value: Any, depth: int = 0) -> None:
+    if depth > 32:
+        raise ValueError("params are nested too deeply")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("params must hold finite numbers only")
+    if isinstance(value, list):
+        for v in value:
+            _check_json(v, depth + 1)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _check_json(v, depth + 1)
+
+
+class JobSpec(_Strict):
+    """A whole job: program, public parameters, inputs, outputs with their recipients."""
+
+    job_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    program: str = Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$",
+        max_length=200,
+        description="package.module:function",
+    )
+    params: dict[str, JsonValue] = Field(default_factory=dict)
+    inputs: list[InputSpec] = Field(default_factory=list)
+    outputs: list[OutputSpec] = Field(default_factory=list)
+    dealer_budget: int | None = Field(default=None, ge=1)
+
+    @field_validator("params")
+    @classmethod
+    def _finite(cls, params: dict[str, Any]) -> dict[str, Any]:
+        _check_json(params)
+        return params
+
+    @model_validator(mode="after")
+    def _unique(self) -> JobSpec:
+        keys = [(i.party, i.name) for i in self.inputs]
+        if len(set(keys)) != len(keys):
+            raise ValueError("an input is declared twice for the same party")
+        names = [o.name for o in self.outputs]
+        if len(set(names)) != len(names):
+            raise ValueError("output names must be unique")
+        return self
+
+    def policy_outputs(self) -> dict[str, list[Identity]]:
+        """Every output and its recipients, as identities (what RevealPolicy takes)."""
+        return {o.name: [Identity.from_label(r) for r in o.recipients] for o in self.outputs}
+
+    def external_recipients(self) -> dict[str, list[str]]:
+        """External recipient name -> the outputs naming it (sorted)."""
+        out: dict[str, list[str]] = {}
+        for o in self.outputs:
+            for r in o.recipients:
+                ident = Identity.from_label(r)
+                if ident.role is Role.RECIPIENT:
+                    out.setdefault(ident.name, []).append(o.name)
+        return {k: sorted(v) for k, v in sorted(out.items())}
+
+    def __repr__(self) -> str:  # params may be long; never values, but keep it short
+        return f"JobSpec(job_id={self.job_id!r}, program={self.program!r})"
+
+
+def canonical_json(value: Any) -> bytes:
+    """Canonical JSON bytes: sorted keys, no spaces, UTF-8, no NaN."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode()
+
+
+def spec_hash(spec: JobSpec) -> str:
+    """SHA-256 hex of the canonical JSON of the spec (independent of field order in the file)."""
+    return hashlib.sha256(canonical_json(spec.model_dump(mode="json"))).hexdigest()
+
+
+def parse_spec(raw: object, source: str) -> JobSpec:
+    """Validate a decoded spec; a bad one is a one-line ConfigError naming ``source``."""
+    try:
+        return JobSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(source, exc)) from None
+
+
+def load_spec(path: str | Path) -> JobSpec:
+    """Load a job spec from ``.toml`` or ``.json``; every failure is a one-line ConfigError."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    raw: object
+    if suffix == ".toml":
+        raw = read_toml(p)
+    elif suffix == ".json":
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{p}: file not found") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{p}: is a directory, expected a JSON file") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{p}: not valid UTF-8 text") from None
+        except OSError as exc:
+            raise ConfigError(f"{p}: cannot read ({exc.strerror or type(exc).__name__})") from None
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{p}: not valid JSON: line {exc.lineno}: {exc.msg}") from None
+        except RecursionError:
+            raise ConfigError(f"{p}: JSON is nested too deeply") from None
+    else:
+        raise ConfigError(f"{p}: a job spec must be a .toml or .json file")
+    return parse_spec(raw, str(p))
+
+
+def check_against_cluster(spec: JobSpec, cfg: ClusterConfig, source: str | None = None) -> None:
+    """Every input party and recipient of ``spec`` must exist in ``cfg``; else ConfigError."""
+    where = source or f"job {spec.job_id}"
+    for k, inp in enumerate(spec.inputs):
+        if inp.party not in cfg.party_ids:
+            raise ConfigError(
+                f"{where}: inputs.{k}.party: party {inp.party} is not in cluster {cfg.name!r}"
+            )
+    declared = {r.name for r in cfg.recipients}
+    for k, out in enumerate(spec.outputs):
+        for r in out.recipients:
+            ident = Identity.from_label(r)
+            if ident.role is Role.PARTY and ident.party_id not in cfg.party_ids:
+                raise ConfigError(
+                    f"{where}: outputs.{k}.recipients: {ident.label} is not in cluster {cfg.name!r}"
+                )
+            if ident.role is Role.RECIPIENT and ident.name not in declared:
+                raise ConfigError(
+                    f"{where}: outputs.{k}.recipients: {ident.label} is not declared in the"
+                    f" cluster's [[recipients]]"
+                )
