@@ -1,0 +1,20 @@
+"""Shared helpers for protocol tests (not a test module)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NS = [2, 3, 5]
+
+
+def labels(n: int) -> list[str]:
+    return [f"party:{p}" for p in range(1, n + 1)]
+
+
+def outputs(n: int, *names: str) -> dict[str, list[str]]:
+    return {name: labels(n) for name in names}
+
+
+def cost(run: Any, prefix: str) -> Any:
+    """Online counts of one party under an op path prefix."""
+    return run.ledger.total(prefix=prefix)

@@ -1,0 +1,123 @@
+"""lt / eq / gt / le / ge against numpy: edge cases, properties, exact rounds and bytes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mpc_runtime.runtime.memory import run_memory
+from mpc_runtime.sharing.ring import INT_MAX, INT_MIN
+from protocols.compare import eq, eq_payload_bytes, ge, gt, le, lt, lt_payload_bytes
+from protocols.io import open_value, share_inputs
+from tests.protocols.helpers import NS, cost
+
+
+def _cases(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    edge = [
+        (0, 0),
+        (0, 1),
+        (1, 0),
+        (-1, 0),
+        (0, -1),
+        (-1, -1),
+        (5, 5),
+        (-7, -6),
+        (-6, -7),
+        (INT_MIN, INT_MIN),
+        (INT_MAX, INT_MAX),
+        (INT_MIN, INT_MAX),
+        (INT_MAX, INT_MIN),
+        (INT_MIN, INT_MIN + 1),
+        (INT_MIN + 1, INT_MIN),
+        (INT_MAX - 1, INT_MAX),
+        (INT_MAX, INT_MAX - 1),
+        (INT_MIN, 0),
+        (0, INT_MIN),
+        (INT_MAX, 0),
+        (0, INT_MAX),
+        (INT_MAX, -1),
+        (-1, INT_MAX),
+    ]
+    rx = rng.integers(INT_MIN, INT_MAX, size=60, endpoint=True)
+    ry = rng.integers(INT_MIN, INT_MAX, size=60, endpoint=True)
+    small = rng.integers(-3, 4, size=(20, 2))
+    adj = rng.integers(INT_MIN, INT_MAX - 1, size=10)
+    x = np.concatenate([[a for a, _ in edge], rx, small[:, 0], adj, adj + 1, rx[:5]])
+    y = np.concatenate([[b for _, b in edge], ry, small[:, 1], adj + 1, adj, rx[:5]])
+    return x.astype(np.int64), y.astype(np.int64)
+
+
+@pytest.mark.parametrize("n", NS)
+async def test_comparisons_match_numpy(n: int) -> None:
+    x, y = _cases(n)
+    m = x.size
+
+    async def prog(ctx):  # type: ignore[no-untyped-def]
+        v = await share_inputs(ctx, ctx.inputs.get("x"), owners=[1, 2], shape=(m,))
+        a, b = v[1], v[2]
+        outs = [await f(ctx, a, b) for f in (lt, eq, gt, le, ge)]
+        return [(await open_value(ctx, o)).view(np.int64) for o in outs]
+
+    runs = await run_memory(n, prog, inputs=[{"x": x}, {"x": y}] + [{}] * (n - 2))
+    for r in runs:
+        got_lt, got_eq, got_gt, got_le, got_ge = r.result
+        np.testing.assert_array_equal(got_lt, x < y)
+        np.testing.assert_array_equal(got_eq, x == y)
+        np.testing.assert_array_equal(got_gt, x > y)
+        np.testing.assert_array_equal(got_le, x <= y)
+        np.testing.assert_array_equal(got_ge, x >= y)
+        for op in ("lt#0", "eq#0", "gt#0", "le#0", "ge#0"):
+            assert cost(r, f"main/{op}").rounds == 8
+        assert cost(r, "main/lt#0").payload_bytes_sent == lt_payload_bytes(m, n)
+        assert cost(r, "main/eq#0").payload_bytes_sent == eq_payload_bytes(m, n)
+        # one material fetch per comparison
+        assert r.ledger.total("offline", prefix="main/lt#0").rounds == 1
+
+
+def test_byte_formulas_asymptotic() -> None:
+    m = 64 * 1000
+    assert lt_payload_bytes(m, 2) / m == pytest.approx(8 + 2 * 125 / 8 + 1 / 8)
+    assert eq_payload_bytes(m, 3) / m == pytest.approx(2 * (8 + 2 * 63 / 8 + 1 / 8))
+
+
+async def test_eq_full_ring_and_shapes() -> None:
+    # eq is exact on any 64-bit ring values; also 2-D and 0-d shapes.
+    from protocols.types import public
+
+    vals = np.array([[0, 2**63], [2**64 - 1, 12345]], dtype=np.uint64)
+    other = np.array([[0, 2**63], [0, 12346]], dtype=np.uint64)
+
+    async def prog(ctx):  # type: ignore[no-untyped-def]
+        a = public(vals, ctx.is_first)
+        b = public(other, ctx.is_first)
+        e2 = await eq(ctx, a, b)
+        e0 = await lt(ctx, a[0, 0], b[1, 1])
+        return (await open_value(ctx, e2)), (await open_value(ctx, e0))
+
+    runs = await run_memory(3, prog)
+    np.testing.assert_array_equal(runs[0].result[0], [[1, 1], [0, 0]])
+    assert runs[0].result[1].shape == () and int(runs[0].result[1]) == 1
+
+
+ints = st.integers(INT_MIN, INT_MAX)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(ints, ints | st.just(0)), min_size=1, max_size=6), st.booleans())
+async def test_lt_eq_property(pairs: list[tuple[int, int]], same: bool) -> None:
+    x = np.array([p[0] for p in pairs], dtype=np.int64)
+    y = x.copy() if same else np.array([p[1] for p in pairs], dtype=np.int64)
+    m = x.size
+
+    async def prog(ctx):  # type: ignore[no-untyped-def]
+        v = await share_inputs(ctx, ctx.inputs.get("x"), owners=[1, 2], shape=(m,))
+        a = await lt(ctx, v[1], v[2])
+        b = await eq(ctx, v[1], v[2])
+        return (await open_value(ctx, a)), (await open_value(ctx, b))
+
+    runs = await run_memory(3, prog, inputs=[{"x": x}, {"x": y}, {}])
+    np.testing.assert_array_equal(runs[0].result[0], x < y)
+    np.testing.assert_array_equal(runs[0].result[1], x == y)
