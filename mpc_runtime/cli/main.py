@@ -17,7 +17,9 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-COMMAND_MODULES: list[str] = ["certs", "party", "run", "demo", "coordinator", "dealer", "recipient"]
+COMMAND_MODULES: list[str] = [
+    "certs", "party", "run", "demo", "coordinator", "dealer", "recipient", "bench"
+]
 
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
