@@ -55,10 +55,13 @@ class Channel:
             msg = self.wire.next_message()
             if msg is not None:
                 if msg.sender != self.peer.label:
-                    raise RemoteProtocolError(
-                        f"{self.peer.label} sent a message claiming to be from {msg.sender[:64]!r}",
+                    claimed = _claimed_label(msg.sender)
+                    err = RemoteProtocolError(
+                        f"{self.peer.label} sent a message claiming to be from {claimed}",
                         peer=self.peer.label,
                     )
+                    err.claimed = claimed  # type: ignore[attr-defined]
+                    raise err
                 return msg
             if self._eof:
                 return None
@@ -81,3 +84,11 @@ class Channel:
 
     def __repr__(self) -> str:
         return f"Channel(peer={self.peer.label})"
+
+
+def _claimed_label(sender: str) -> str:
+    """The identity a peer claimed, if it is a well-formed one (the text is the peer's)."""
+    try:
+        return Identity.from_label(sender).label
+    except ValueError:
+        return "an invalid identity"

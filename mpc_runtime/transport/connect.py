@@ -243,7 +243,8 @@ class Listener:
             body = await _expect_hello(ch, self._handshake_timeout)
         except RemoteProtocolError as exc:
             if "claiming to be" in exc.message:
-                reason = f"certificate proves {ident.label} but the peer claims another identity"
+                claimed = getattr(exc, "claimed", "another identity")
+                reason = f"certificate proves {ident.label} but the peer claims to be {claimed}"
                 await self._send_abort(ch, "identity", reason)
                 self._refuse(addr, reason, link)
                 self.errors.append(PeerIdentityError(reason, peer=ident.label))
