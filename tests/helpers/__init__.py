@@ -1,0 +1,1 @@
+"""Shared test helpers: free ports, throwaway clusters with certificates, real TLS meshes."""
