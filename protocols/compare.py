@@ -64,7 +64,6 @@ EQ_AND_BITS = (32, 16, 8, 4, 2, 1)
 """AND gates per element at each level of :func:`eq`."""
 
 Bits = npt.NDArray[np.uint8]
-_POS = np.arange(64, dtype=np.uint64)
 
 
 def _words(nbits: int) -> int:
@@ -73,7 +72,8 @@ def _words(nbits: int) -> int:
 
 def _bits(words: U64) -> Bits:
     """(m,) uint64 words -> (m, 64) uint8 bits, least significant first."""
-    return ((words[:, None] >> _POS) & np.uint64(1)).astype(np.uint8)
+    raw = np.asarray(words, dtype="<u8", order="C").view(np.uint8).reshape(-1, 8)
+    return np.unpackbits(raw, axis=1, bitorder="little")
 
 
 def _pack(bits: Bits) -> U64:
