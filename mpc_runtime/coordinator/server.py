@@ -251,9 +251,11 @@ class Coordinator:
 
     async def _abort(self) -> int:
         err = self.failure or MPCError("job aborted")
-        lost = str(err.peer) if err.peer is not None else None
-        if isinstance(err, SessionAborted) and getattr(err, "lost", None):
-            lost = err.lost  # type: ignore[attr-defined]
+        lost: str | None = None
+        if isinstance(err, PeerLostError) and err.peer is not None:
+            lost = str(err.peer)
+        elif isinstance(err, SessionAborted):
+            lost = getattr(err, "lost", None)
         body = {"svc": "job", "op": "abort", "reason": err.message[:300], "lost": lost}
         await asyncio.gather(*(self._send(i, body) for i in list(self.peers)))
         where = f" at op {err.op_path}" if err.op_path else ""
