@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from mpc_runtime.errors import PeerLostError, RemoteProtocolError
+from mpc_runtime.errors import DecodeError, PeerLostError, RemoteProtocolError
 from mpc_runtime.ids import Identity
 from mpc_runtime.transport.link import Link
 from mpc_runtime.wire import DEFAULT_MAX_FRAME, Message, MsgKind, WireConnection
@@ -52,7 +52,10 @@ class Channel:
         Raises DecodeError for bad bytes, RemoteProtocolError for a wrong sender.
         """
         while True:
-            msg = self.wire.next_message()
+            try:
+                msg = self.wire.next_message()
+            except DecodeError as exc:  # the wire layer does not know who sent the bytes
+                raise type(exc)(exc.message, peer=self.peer.label) from None
             if msg is not None:
                 if msg.sender != self.peer.label:
                     claimed = _claimed_label(msg.sender)
