@@ -192,6 +192,7 @@ class Context:
                 value = spec.check(value, label, path, rnd)
             received[pid] = value
             sent.messages_received += 1
+            sent.bytes_received += s.mailbox.frame_bytes(path, rnd, label)
             sent.payload_bytes_received += payload_nbytes(value)
         sent.seconds = time.perf_counter() - started
         s.ledger.record(ONLINE, path, sent)

@@ -34,13 +34,15 @@ class Mailbox:
         self._held_per_sender: dict[str, int] = {}
         self._peer_failure: dict[str, MPCError] = {}
         self._failure: MPCError | None = None
+        self._sizes: dict[Key, int] = {}
 
-    def put(self, msg: Message) -> None:
+    def put(self, msg: Message, frame_bytes: int = 0) -> None:
         key = (msg.path, msg.round, msg.sender)
         if key in self._taken or key in self._held:
             raise RemoteProtocolError(
                 "duplicate or replayed message", peer=msg.sender, op_path=msg.path, round=msg.round
             )
+        self._sizes[key] = frame_bytes
         fut = self._waiters.pop(key, None)
         if fut is not None and not fut.done():
             self._taken.add(key)
@@ -88,6 +90,10 @@ class Mailbox:
             raise self._rebuild(err, path, rnd) from None
         finally:
             self._waiters.pop(key, None)
+
+    def frame_bytes(self, path: str, rnd: int, sender: str) -> int:
+        """Wire size of a message already taken (counted once)."""
+        return self._sizes.pop((path, rnd, sender), 0)
 
     def fail_peer(self, sender: str, err: MPCError) -> None:
         """Wake every waiter on ``sender`` with ``err``; later waits on it fail at once."""

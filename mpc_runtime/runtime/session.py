@@ -180,9 +180,11 @@ class Session:
 
     async def _reader(self, pid: int, ch: Channel) -> None:
         label = ch.peer.label
+        seen = ch.bytes_received
         try:
             while True:
                 msg = await ch.receive()
+                size, seen = ch.bytes_received - seen, ch.bytes_received
                 if msg is None:
                     if pid in self._bye or self._closing:
                         return
@@ -196,7 +198,7 @@ class Session:
                         raise RemoteProtocolError(
                             f"{label} sent data after saying goodbye", peer=label
                         )
-                    self.mailbox.put(msg)
+                    self.mailbox.put(msg, size)
                 elif msg.kind is MsgKind.BYE:
                     self._bye.add(pid)
                     self._bye_event.set()
