@@ -1,0 +1,166 @@
+"""Side by side with MPyC 0.11: sum, mul and lt on 3 parties, separate processes on loopback.
+
+    pip install -e '.[bench]'          # mpyc==0.11, gmpy2, matplotlib
+    python benchmarks/mpyc_compare.py  # sizes 10^4 and 10^5; --sizes / --ops to narrow
+
+For every (op, size) it runs, one after the other on the same machine and in the same run:
+
+* ours: ``mpc bench --op OP --parties 3 --size S --json`` (3 ``mpc party`` processes and a
+  coordinator over mutually authenticated TLS 1.3; additive shares over Z_2^64; dealer
+  preprocessing fetched before the timed online part);
+* MPyC: 3 processes ``python benchmarks/mpyc_party.py -M3 -I<i> -B<port> --no-log``
+  (Shamir shares over a prime field, ``SecInt(32)`` NumPy secure arrays, t = 1, PRSS
+  randomness, no preprocessing phase).
+
+It prints both online times and the ratio (MPyC seconds / ours), and writes
+``benchmarks/results/mpyc_compare.json``.  Not part of the test suite (MPyC's lt at 10^5 takes
+minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+
+def free_port_base() -> int:
+    from mpc_runtime.node.launcher import free_ports
+
+    return free_ports(1)[0]
+
+
+def run_ours(op: str, size: int, repeat: int) -> dict:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mpc_runtime.cli.main",
+            "bench",
+            "--op",
+            op,
+            "--parties",
+            "3",
+            "--size",
+            str(size),
+            "--repeat",
+            str(repeat),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=3600,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])["results"][0]
+
+
+def run_mpyc(op: str, size: int, repeat: int) -> dict:
+    base = free_port_base()
+    env = dict(os.environ, BENCH_OP=op, BENCH_SIZE=str(size), BENCH_REPEAT=str(repeat))
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(HERE / "mpyc_party.py"),
+                "-M3",
+                f"-I{i}",
+                "-B",
+                str(base),
+                "--no-log",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for i in range(3)
+    ]
+    reports = []
+    for p in procs:
+        out, err = p.communicate(timeout=3600)
+        if p.returncode != 0:
+            raise RuntimeError(f"MPyC party exited {p.returncode}: {err[-500:]}")
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    per_rep = [max(v) for v in zip(*(r["online_seconds"] for r in reports), strict=True)]
+    return {
+        "online_seconds": statistics.median(per_rep),
+        "online_seconds_all": per_rep,
+        "ok": all(r["ok"] for r in reports),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ops", default="sum,mul,lt")
+    ap.add_argument("--sizes", default="10000,100000")
+    ap.add_argument("--repeat", type=int, default=3, help="repetitions of ours (MPyC: 1)")
+    ap.add_argument("--out", default=str(RESULTS / "mpyc_compare.json"))
+    args = ap.parse_args()
+    import mpyc
+
+    rows = []
+    print(f"{'op':<4} {'size':>7} {'ours s':>9} {'MPyC s':>9} {'ratio':>8}  checks", flush=True)
+    for size in (int(s) for s in args.sizes.split(",")):
+        for op in args.ops.split(","):
+            ours = run_ours(op, size, args.repeat)
+            t0 = time.perf_counter()
+            theirs = run_mpyc(op, size, 1)
+            wall = time.perf_counter() - t0
+            ratio = theirs["online_seconds"] / ours["online_seconds"]
+            rows.append(
+                {
+                    "op": op,
+                    "size": size,
+                    "parties": 3,
+                    "ours": {
+                        k: ours[k]
+                        for k in (
+                            "online_seconds",
+                            "online_seconds_all",
+                            "rounds",
+                            "offline_seconds",
+                            "online_bytes_per_party",
+                            "offline_bytes_per_party",
+                            "verified",
+                        )
+                    },
+                    "mpyc": {**theirs, "wall_seconds": wall},
+                    "ratio_mpyc_over_ours": ratio,
+                }
+            )
+            print(
+                f"{op:<4} {size:>7} {ours['online_seconds']:>9.4f}"
+                f" {theirs['online_seconds']:>9.4f} {ratio:>7.1f}x"
+                f"  ours={ours['verified']} mpyc={theirs['ok']}",
+                flush=True,
+            )
+    doc = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "mpyc_version": mpyc.__version__,
+        "mpyc_mode": "SecInt(32) NumPy secure arrays (secint.array), -M3, t=1, PRSS",
+        "ours_mode": "64-bit ring, additive n-of-n, dealer preprocessing excluded from online",
+        "timing": "online seconds: slowest party, median of repetitions (MPyC: one repetition)",
+        "results": rows,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(doc, indent=1))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
