@@ -12,7 +12,7 @@ import logging
 import pytest
 
 from mpc_runtime import pki
-from mpc_runtime.errors import MPCError, PeerIdentityError, TransportError
+from mpc_runtime.errors import PeerIdentityError, TransportError
 from mpc_runtime.ids import Identity
 from tests.helpers.cluster import (
     dial_party,
@@ -212,16 +212,32 @@ async def test_many_refusals_do_not_stop_the_listener(make_cluster) -> None:  # 
 
         async def junk(i: int) -> None:
             try:
-                r, w = await asyncio.open_connection(ep.host, ep.port)
+                _, w = await asyncio.open_connection(ep.host, ep.port)
                 w.write(bytes([0x16, 0x03, 0x01]) + bytes(range(i, i + 40)))
                 await w.drain()
-                await r.read(100)
                 w.close()
             except (ConnectionError, OSError):
                 pass
 
         await asyncio.gather(*(junk(i) for i in range(10)))
         await _wait_refusal(lst, 10)
-        assert not lst.connected
+        assert not lst.connected and not lst.errors
         await _legit_peer_still_connects(cfg, lst)
-    assert not isinstance(lst.errors[0] if lst.errors else None, MPCError)
+
+
+async def test_silent_tcp_client_is_dropped_after_the_handshake_timeout(make_cluster) -> None:  # type: ignore[no-untyped-def]
+    """Connect and say nothing (slowloris): refused when the handshake timeout runs out."""
+    _, cfg = make_cluster(3, round_timeout=1.0)  # the listener's handshake timeout
+    ep = cfg.party(1)
+    async with asyncio.timeout(TIMEOUT), listening(cfg, 1) as lst:
+        reader, writer = await asyncio.open_connection(ep.host, ep.port)
+        await _legit_peer_still_connects(cfg, lst)  # served while the silent one hangs on
+        try:
+            async with asyncio.timeout(4.0):
+                data = await reader.read(100)
+        except (ConnectionError, OSError):
+            data = b""
+        assert data == b""
+        await _wait_refusal(lst)
+        assert "did not complete" in lst.refusals[0], lst.refusals
+        writer.close()
