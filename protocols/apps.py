@@ -78,9 +78,7 @@ async def average_job(ctx: Context) -> None:
     """Every party inputs ``value``; reveals ``average`` (the sum / n at the recipient)."""
     f = ctx.params.get("frac_bits", 0)
     total = await _sum_all(ctx, ctx.inputs.get("value"), _shape(ctx), f)
-    value = await ctx.reveal("average", total.share, frac_bits=f)
-    if value is not None:
-        ctx.outputs["average"] = np.asarray(value, dtype=np.float64) / ctx.n
+    await ctx.reveal("average", total.share, frac_bits=f, divisor=ctx.n)
 
 
 async def vote_job(ctx: Context) -> None:

@@ -67,7 +67,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
-def _pairs(text: str | None, file: str | None, default: dict[str, Any], what: str) -> dict[str, Any]:
+def _pairs(
+    text: str | None, file: str | None, default: dict[str, Any], what: str
+) -> dict[str, Any]:
     from mpc_runtime.errors import UsageError
 
     if file:
@@ -150,7 +152,9 @@ def _run_cluster(
                 for p in cluster.procs:
                     if p.label in failed:
                         info(f"{p.label} exited {failed[p.label]}: {first_error_line(p.stderr)}")
-                raise MPCError(f"demo {args.demo} failed: {', '.join(sorted(failed))} exited non-zero")
+                raise MPCError(
+                    f"demo {args.demo} failed: {', '.join(sorted(failed))} exited non-zero"
+                )
             reports = []
             for p in cluster.procs:
                 if p.label.startswith("party:"):
@@ -216,7 +220,10 @@ def _salary(args: argparse.Namespace) -> int:
         _decls(n, "value"),
     )
     out = _agreed(reports, names)
-    result(f"every engineer ({', '.join(names)}) learned: average raise = {format_value(out['average'])}")
+    result(
+        f"every engineer ({', '.join(names)}) learned:"
+        f" average raise = {format_value(out['average'])}"
+    )
     result("nobody learned anyone else's raise: parties exchanged only uniformly random shares")
     _cost(reports)
     return 0
@@ -247,7 +254,10 @@ def _vote(args: argparse.Namespace) -> int:
     )
     out = _agreed(reports, names)
     tally = out["tally"]
-    result(f"tally ({n} secret ballots): " + ", ".join(f"{o}={c}" for o, c in zip(options, tally, strict=True)))
+    result(
+        f"tally ({n} secret ballots): "
+        + ", ".join(f"{o}={c}" for o, c in zip(options, tally, strict=True))
+    )
     result("no ballot was revealed: only the per-option counts")
     _cost(reports)
     return 0

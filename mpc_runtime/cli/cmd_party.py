@@ -27,7 +27,9 @@ def add_common_party_args(p: argparse.ArgumentParser) -> None:
         help="a private input (a number or a JSON list); repeat for several inputs",
     )
     p.add_argument("--input-file", help="JSON or TOML file with name = value inputs")
-    p.add_argument("--audit-log", help="append reveal events (never values) to this JSON-lines file")
+    p.add_argument(
+        "--audit-log", help="append reveal events (never values) to this JSON-lines file"
+    )
     p.add_argument("--ledger", action="store_true", help="print the full rounds/bytes table")
     p.add_argument("--json", action="store_true", help="print results as one JSON object")
     p.add_argument("-v", "--verbose", action="store_true", help="log connections and refusals")

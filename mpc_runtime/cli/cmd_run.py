@@ -15,7 +15,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mpc_runtime.cli.cmd_party import add_common_party_args, gather_inputs, print_results, setup_logging
+from mpc_runtime.cli.cmd_party import (
+    add_common_party_args,
+    gather_inputs,
+    print_results,
+    setup_logging,
+)
 
 
 def register(sub: Any) -> None:
@@ -33,8 +38,12 @@ def register(sub: Any) -> None:
         metavar="NAME[=RECIPIENT,...]",
         help="declare an output and who may receive it (default: all parties)",
     )
-    p.add_argument("--param", action="append", default=[], metavar="KEY=JSON", help="public parameter")
-    p.add_argument("--fixed", action="store_true", help="inputs are fixed-point reals, not integers")
+    p.add_argument(
+        "--param", action="append", default=[], metavar="KEY=JSON", help="public parameter"
+    )
+    p.add_argument(
+        "--fixed", action="store_true", help="inputs are fixed-point reals, not integers"
+    )
     p.add_argument("--shape", default="[]", help="shape of every party's input as JSON, e.g. [3]")
     p.set_defaults(func=run)
 
@@ -79,13 +88,18 @@ def make_spec(args: argparse.Namespace, cfg: Any) -> Any:
     params["program_sha256"] = digest
     kind = "fixed" if args.fixed else "int"
     raw = {
-        "program": args.program if not args.program.split(":")[0].endswith(".py")
+        "program": args.program
+        if not args.program.split(":")[0].endswith(".py")
         else f"{Path(args.program.rsplit(':', 1)[0]).name}:{args.program.rsplit(':', 1)[1]}",
         "params": params,
-        "inputs": [{"party": p, "name": "value", "kind": kind, "shape": shape} for p in cfg.party_ids],
+        "inputs": [
+            {"party": p, "name": "value", "kind": kind, "shape": shape} for p in cfg.party_ids
+        ],
         "outputs": _outputs(module, args.output, list(cfg.party_ids)),
     }
-    raw["job_id"] = "run-" + hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
+    raw["job_id"] = (
+        "run-" + hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
+    )
     return JobSpec.model_validate(raw)
 
 

@@ -58,6 +58,7 @@ def ledger_summary(who: str, ledger: object) -> str:
     on = ledger.total("online")  # type: ignore[attr-defined]
     off = ledger.total("offline")  # type: ignore[attr-defined]
     return (
-        f"{who}: online {on.rounds} rounds, {on.messages_sent} messages, {on.bytes_sent} bytes sent;"
+        f"{who}: online {on.rounds} rounds, {on.messages_sent} messages,"
+        f" {on.bytes_sent} bytes sent;"
         f" preprocessing {off.rounds} requests, {off.bytes_received} bytes received"
     )

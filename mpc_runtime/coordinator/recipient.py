@@ -45,7 +45,8 @@ def _combine(output: str, parts: dict[str, tuple[np.ndarray, dict[str, Any]]]) -
     total = np.zeros(tuple(metas[0]["shape"]), dtype=np.uint64)
     for share, _ in parts.values():
         np.add(total, share, out=total)  # wraps mod 2^64
-    return decode_output(total, metas[0]["frac_bits"], metas[0]["signed"])
+    m = metas[0]
+    return decode_output(total, m["frac_bits"], m["signed"], m.get("divisor", 1))
 
 
 async def receive_outputs(

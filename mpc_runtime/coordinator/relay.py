@@ -75,10 +75,18 @@ class SealedRelay:
     ) -> None:
         frac_bits = meta.get("frac_bits", 0)
         signed = meta.get("signed", True)
+        divisor = meta.get("divisor", 1)
         if not isinstance(frac_bits, int) or not isinstance(signed, bool):
             raise LocalProtocolError("reveal metadata must give frac_bits (int) and signed (bool)")
         aad = make_aad(self.job_id, self.spec_hash, name, self.party_label, recipient.label)
-        blob = seal_share(self._cert(recipient), share, frac_bits=frac_bits, signed=signed, aad=aad)
+        blob = seal_share(
+            self._cert(recipient),
+            share,
+            frac_bits=frac_bits,
+            signed=signed,
+            aad=aad,
+            divisor=divisor,
+        )
         await self._send(
             {
                 "svc": "job",

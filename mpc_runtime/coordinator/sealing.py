@@ -126,14 +126,21 @@ def open_sealed(private_key: ec.EllipticCurvePrivateKey, blob: bytes, aad: bytes
 # ---- shares --------------------------------------------------------------------------------
 
 
-def pack_share(share: np.ndarray, *, frac_bits: int, signed: bool) -> bytes:
+def pack_share(share: np.ndarray, *, frac_bits: int, signed: bool, divisor: int = 1) -> bytes:
     """``2-byte header length | JSON header | raw little-endian uint64 bytes``."""
     if not isinstance(share, np.ndarray) or share.dtype != np.uint64:
         raise LocalProtocolError("a sealed share must be a uint64 array")
     if isinstance(frac_bits, bool) or not isinstance(frac_bits, int) or not 0 <= frac_bits < 64:
         raise LocalProtocolError("frac_bits must be an int in [0, 63]")
+    if isinstance(divisor, bool) or not isinstance(divisor, int) or not 1 <= divisor < 2**31:
+        raise LocalProtocolError("divisor must be an int in [1, 2**31)")
     header = json.dumps(
-        {"shape": [int(s) for s in share.shape], "frac_bits": frac_bits, "signed": bool(signed)},
+        {
+            "shape": [int(s) for s in share.shape],
+            "frac_bits": frac_bits,
+            "signed": bool(signed),
+            "divisor": divisor,
+        },
         sort_keys=True,
         separators=(",", ":"),
     ).encode()
@@ -152,9 +159,10 @@ def unpack_share(plaintext: bytes) -> tuple[np.ndarray, dict[str, Any]]:
         header = json.loads(plaintext[_HDR.size : _HDR.size + n])
     except (ValueError, UnicodeDecodeError):
         raise SealError("sealed share header is malformed") from None
-    if not isinstance(header, dict) or set(header) != {"shape", "frac_bits", "signed"}:
+    if not isinstance(header, dict) or set(header) != {"shape", "frac_bits", "signed", "divisor"}:
         raise SealError("sealed share header is malformed")
     shape, f, signed = header["shape"], header["frac_bits"], header["signed"]
+    divisor = header["divisor"]
     if (
         not isinstance(shape, list)
         or len(shape) > MAX_NDIM
@@ -163,6 +171,9 @@ def unpack_share(plaintext: bytes) -> tuple[np.ndarray, dict[str, Any]]:
         or not isinstance(f, int)
         or not 0 <= f < 64
         or not isinstance(signed, bool)
+        or isinstance(divisor, bool)
+        or not isinstance(divisor, int)
+        or not 1 <= divisor < 2**31
     ):
         raise SealError("sealed share header is malformed")
     raw = plaintext[_HDR.size + n :]
@@ -172,11 +183,18 @@ def unpack_share(plaintext: bytes) -> tuple[np.ndarray, dict[str, Any]]:
     if count * 8 != len(raw):
         raise SealError("sealed share length does not match its shape")
     arr = np.frombuffer(raw, dtype="<u8").astype(np.uint64).reshape(shape)
-    return arr, {"shape": shape, "frac_bits": f, "signed": signed}
+    return arr, {"shape": shape, "frac_bits": f, "signed": signed, "divisor": divisor}
 
 
 def seal_share(
-    recipient_cert: Any, share: np.ndarray, *, frac_bits: int, signed: bool, aad: bytes
+    recipient_cert: Any,
+    share: np.ndarray,
+    *,
+    frac_bits: int,
+    signed: bool,
+    aad: bytes,
+    divisor: int = 1,
 ) -> bytes:
     """Pack and seal one share."""
-    return seal(recipient_cert, pack_share(share, frac_bits=frac_bits, signed=signed), aad)
+    packed = pack_share(share, frac_bits=frac_bits, signed=signed, divisor=divisor)
+    return seal(recipient_cert, packed, aad)

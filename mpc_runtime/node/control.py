@@ -76,7 +76,9 @@ class ControlClient:
             async with asyncio.timeout(self.timeout):
                 await self.ch.send(msg)
         except TimeoutError:
-            raise RoundTimeout(f"{self.peer} did not accept a control message", peer=self.peer) from None
+            raise RoundTimeout(
+                f"{self.peer} did not accept a control message", peer=self.peer
+            ) from None
 
     async def next_event(self, timeout: float, waiting_for: str) -> dict[str, Any]:
         """The next ``job`` event from the coordinator; typed error on abort, loss or timeout."""

@@ -34,7 +34,8 @@ def parse_input_flags(flags: Sequence[str], names: Sequence[str]) -> dict[str, A
         if not sep:
             if len(names) != 1:
                 raise InputError(
-                    "this party has " + (f"inputs {', '.join(names)}" if names else "no inputs")
+                    "this party has "
+                    + (f"inputs {', '.join(names)}" if names else "no inputs")
                     + "; use --input NAME=VALUE"
                 )
             name, text = names[0], flag
@@ -51,11 +52,15 @@ def read_input_file(path: str | Path) -> dict[str, Any]:
     try:
         raw = p.read_bytes()
     except OSError as exc:
-        raise InputError(f"{p}: cannot read input file ({exc.strerror or type(exc).__name__})") from None
+        raise InputError(
+            f"{p}: cannot read input file ({exc.strerror or type(exc).__name__})"
+        ) from None
     try:
         data = tomllib.loads(raw.decode()) if p.suffix == ".toml" else json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise InputError(f"{p}: not a valid {'TOML' if p.suffix == '.toml' else 'JSON'} file") from None
+        raise InputError(
+            f"{p}: not a valid {'TOML' if p.suffix == '.toml' else 'JSON'} file"
+        ) from None
     if not isinstance(data, dict):
         raise InputError(f"{p}: must hold a table of input name = value")
     return data
@@ -81,7 +86,11 @@ def check_inputs(given: dict[str, Any], declared: Sequence[Any]) -> dict[str, An
             if getattr(decl, "kind", "int") == "fixed":
                 encode_fixed(arr, getattr(decl, "frac_bits", 16))
             else:
-                if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+                if (
+                    arr.dtype.kind == "f"
+                    and np.all(np.isfinite(arr))
+                    and np.all(arr == np.round(arr))
+                ):
                     arr = arr.astype(np.int64)
                 encode_int(arr)
         except InputError as exc:

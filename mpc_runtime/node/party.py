@@ -132,7 +132,9 @@ async def run_party(
             dch = await _dial_service(
                 cfg, me, cfg.dealer.host, cfg.dealer.port, Identity.dealer(), deadline
             )
-            dealer_ctl = ControlClient(dch, spec.job_id, me, party_index=index, timeout=cfg.timeouts.round)
+            dealer_ctl = ControlClient(
+                dch, spec.job_id, me, party_index=index, timeout=cfg.timeouts.round
+            )
             dealer_ctl.start()
         channels = await build_mesh(cfg, pid, hello, listener)
         say(f"party {pid}: connected to parties {', '.join(str(p) for p in sorted(channels))}")

@@ -25,7 +25,9 @@ Program = Callable[[Any], Awaitable[Any]]
 def _split(ref: str) -> tuple[str, str]:
     mod, sep, func = ref.rpartition(":")
     if not sep or not mod or not func.isidentifier():
-        raise ConfigError(f"program {ref!r} must look like package.module:function or file.py:function")
+        raise ConfigError(
+            f"program {ref!r} must look like package.module:function or file.py:function"
+        )
     return mod, func
 
 
@@ -64,7 +66,7 @@ def resolve_program(ref: str) -> Program:
         raise ConfigError(f"program {ref!r}: {module.__name__} has no function {func!r}")
     if not inspect.iscoroutinefunction(fn):
         raise ConfigError(f"program {ref!r} must be an async function taking a context")
-    return fn  # type: ignore[no-any-return]
+    return fn
 
 
 def source_sha256(ref: str) -> str:

@@ -31,8 +31,16 @@ class ExternalSink(Protocol):
 AuditHook = Callable[[str, list[str]], None]
 
 
-def decode_output(total: np.ndarray, frac_bits: int, signed: bool) -> np.ndarray:
-    """Turn a reconstructed ring value into int64 (signed), uint64, or float64 (fixed point)."""
+def decode_output(
+    total: np.ndarray, frac_bits: int, signed: bool, divisor: int = 1
+) -> np.ndarray:
+    """Turn a reconstructed ring value into int64 (signed), uint64, or float64 (fixed point).
+
+    A ``divisor`` other than 1 (a public count, as in an average) divides the decoded value at
+    the recipient, giving float64.
+    """
+    if divisor != 1:
+        return decode_output(total, frac_bits, signed) / float(divisor)
     if frac_bits:
         return total.view(np.int64).astype(np.float64) / float(1 << frac_bits)
     return total.view(np.int64).copy() if signed else total.copy()
@@ -85,8 +93,15 @@ class RevealPolicy:
         to: Iterable[str | Identity] | None = None,
         frac_bits: int = 0,
         signed: bool = True,
+        divisor: int = 1,
     ) -> np.ndarray | None:
-        """Send our share of ``name`` to its recipients; return the value if we are one."""
+        """Send our share of ``name`` to its recipients; return the value if we are one.
+
+        ``divisor`` is a public integer the recipients divide the revealed value by (for an
+        average: the sum is revealed, divided by the public count at each recipient).
+        """
+        if isinstance(divisor, bool) or not isinstance(divisor, int) or not 1 <= divisor < 2**31:
+            raise LocalProtocolError("divisor must be an int in [1, 2**31)")
         rcpts = self.recipients(name, to)
         if not isinstance(shares, np.ndarray) or shares.dtype != np.uint64:
             raise LocalProtocolError("reveal needs a uint64 share array")
@@ -107,9 +122,14 @@ class RevealPolicy:
                 total = shares.copy()
                 for v in got.values():
                     total += v
-                value = decode_output(total, frac_bits, signed)
+                value = decode_output(total, frac_bits, signed, divisor)
                 ctx.outputs[name] = value
-        meta = {"frac_bits": frac_bits, "signed": signed, "shape": list(shares.shape)}
+        meta = {
+            "frac_bits": frac_bits,
+            "signed": signed,
+            "divisor": divisor,
+            "shape": list(shares.shape),
+        }
         sink = self.external
         for r in external:
             if sink is not None:
