@@ -45,6 +45,13 @@ def _shared(p: argparse.ArgumentParser, *, sub: bool) -> None:
     p.add_argument(
         "--config", metavar="FILE", default=default, help="cluster config (TOML)", required=False
     )
+    p.add_argument(
+        "--cert-dir",
+        metavar="DIR",
+        default=default,
+        help="use this directory instead of the config's cert_dir (e.g. to make certificates"
+        " on the host for a config whose cert_dir is a container path)",
+    )
 
 
 def _make_options(p: argparse.ArgumentParser, *, sub: bool) -> None:
@@ -120,9 +127,13 @@ def _config(args: argparse.Namespace) -> ClusterConfig:
     if not path:
         raise UsageError("--config FILE is required")
     try:
-        return load_cluster(path)
+        cfg = load_cluster(path)
     except OSError as exc:  # read_toml maps only some OSErrors (not e.g. ENOTDIR, ELOOP)
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    override = getattr(args, "cert_dir", None)
+    if override:
+        cfg = cfg.model_copy(update={"cert_dir": Path(override).resolve()})
+    return cfg
 
 
 def _identity(cfg: ClusterConfig, label: str) -> Identity:

@@ -60,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MPCError as err:
         print(error_line(cmd, str(err)), file=sys.stderr, flush=True)
         return err.exit_code
+    except BrokenPipeError:  # e.g. `mpc certs show | head`: the reader left; not an error
+        return 0
     except KeyboardInterrupt:
         print("mpc: interrupted", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
