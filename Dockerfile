@@ -19,7 +19,7 @@ ENV PIP_NO_INDEX=1 \
 COPY ${WHEELHOUSE}/ /wheelhouse/
 RUN python3 -m venv /opt/mpc \
  && /opt/mpc/bin/pip install --no-index --find-links /wheelhouse mpc-runtime \
- && /opt/mpc/bin/python -c "import mpc_runtime, numpy, cryptography, msgpack, pydantic" \
+ && /opt/mpc/bin/python -c "import mpc_runtime, protocols.apps, numpy, cryptography, msgpack, pydantic" \
  && test -x /opt/mpc/bin/mpc
 
 # ---- runtime stage ----
