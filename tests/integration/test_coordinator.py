@@ -153,7 +153,8 @@ async def test_coordinator_only_sees_sealed_blobs(tmp_path: Path) -> None:
     res = await asyncio.to_thread(_wait, procs, 30)
     for name, (rc, _so, se) in res.items():
         assert rc == 0, f"{name} exited {rc}: {se}"
-    assert float(values["average"]) == 3171.5  # the analyst gets the revealed sum
+    # the analyst gets the average itself: the sum divided by the public count at the recipient
+    assert float(values["average"]) == (1000.25 + 2000.75 + 170.5) / 3
     ops = [(i.label, b.get("svc"), b.get("op")) for i, b in seen]
     sealed = [b for _, b in seen if b.get("op") == "sealed"]
     assert len(sealed) == 3 and {b["recipient"] for b in sealed} == {"recipient:analyst"}
