@@ -1,4 +1,4 @@
-"""Shared fixtures: the repository root on sys.path (for ``tests.helpers``) and throwaway clusters."""
+"""Shared fixtures: the repo root on sys.path (for ``tests.helpers``) and throwaway clusters."""
 
 from __future__ import annotations
 

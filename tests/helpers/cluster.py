@@ -166,7 +166,9 @@ def expired_cert(
             critical=True,
         )
         .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
             critical=False,
         )
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), False)
@@ -260,7 +262,9 @@ async def party_meshes(
         if errors:
             if len(errors) == 1:
                 raise errors[0]
-            raise ExceptionGroup("build_mesh failed", [e for e in errors if isinstance(e, Exception)])
+            raise ExceptionGroup(
+                "build_mesh failed", [e for e in errors if isinstance(e, Exception)]
+            )
         yield nodes
     finally:
         for node in nodes.values():

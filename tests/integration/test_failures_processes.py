@@ -44,7 +44,13 @@ def _job(tmp: Path, marker: Path, **params: object) -> Path:
     raw = {
         "job_id": "long-loop",
         "program": "tests.helpers.programs:broadcast_loop",
-        "params": {"steps": 1_000_000, "size": 4096, "mark_at": 20, "marker": str(marker), **params},
+        "params": {
+            "steps": 1_000_000,
+            "size": 4096,
+            "mark_at": 20,
+            "marker": str(marker),
+            **params,
+        },
     }
     p = tmp / "job.json"
     p.write_text(json.dumps(raw))

@@ -52,7 +52,9 @@ async def test_certificate_from_another_ca_is_refused(make_cluster, tmp_path, ca
     # A second CA for the SAME cluster name: the identity URI looks right, the signature does not.
     other_key, other_ca = pki.make_ca(cfg.name)
     key = pki.generate_key()
-    cert = pki.issue(other_key, other_ca, Identity.party(2), cfg.name, key.public_key(), ["127.0.0.1"])
+    cert = pki.issue(
+        other_key, other_ca, Identity.party(2), cfg.name, key.public_key(), ["127.0.0.1"]
+    )
     cert_p, key_p = write_identity_files(tmp_path / "rogue", "party-2", key, cert)
     async with asyncio.timeout(TIMEOUT), listening(cfg, 1) as lst:
         with pytest.raises(TransportError):

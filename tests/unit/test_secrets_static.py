@@ -23,7 +23,16 @@ REPO = ROOTS[0].parent
 # numpy's generator (never a share, mask or seed).  Anything else here is a finding.
 NUMPY_RANDOM_ALLOWED = {"protocols/bench.py"}
 
-UNSAFE_MODULES = {"pickle", "cPickle", "_pickle", "dill", "cloudpickle", "marshal", "shelve", "jsonpickle"}
+UNSAFE_MODULES = {
+    "pickle",
+    "cPickle",
+    "_pickle",
+    "dill",
+    "cloudpickle",
+    "marshal",
+    "shelve",
+    "jsonpickle",
+}
 
 
 def _rel(p: Path) -> str:
@@ -63,9 +72,7 @@ def test_no_pickle_import() -> None:
 
 def test_no_pickle_use() -> None:
     pat = re.compile(r"\b(c?[pP]ickle|dill|marshal|shelve)\.")
-    hits = [
-        f"{_rel(p)}:{i}" for p in SOURCES for i, code in _code_lines(p) if pat.search(code)
-    ]
+    hits = [f"{_rel(p)}:{i}" for p in SOURCES for i, code in _code_lines(p) if pat.search(code)]
     assert hits == []
 
 

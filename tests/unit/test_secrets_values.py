@@ -80,7 +80,11 @@ def test_prg_repr_hides_seed_and_stream() -> None:
     for needle in (seed.hex(), repr(seed), out.hex(), repr(out)):
         assert needle not in text
     assert leaks(text) == []
-    assert not any(seed in bytes(str(getattr(prg, a, "")), "latin1") for a in dir(prg) if not a.startswith("__"))
+    assert not any(
+        seed in bytes(str(getattr(prg, a, "")), "latin1")
+        for a in dir(prg)
+        if not a.startswith("__")
+    )
 
 
 def test_shared_repr_hides_share() -> None:
@@ -125,7 +129,9 @@ def test_encode_int_out_of_range_hides_value(value: Any) -> None:
     assert leaks(text, TOO_BIG, TOO_BIG_U64) == [], text
 
 
-@pytest.mark.parametrize("value", [9.87654321e30, -9.87654321e30, float("nan"), [1.5, 9.87654321e30]])
+@pytest.mark.parametrize(
+    "value", [9.87654321e30, -9.87654321e30, float("nan"), [1.5, 9.87654321e30]]
+)
 def test_encode_fixed_out_of_range_hides_value(value: Any) -> None:
     with pytest.raises(MPCError) as info:
         ring.encode_fixed(value, 16)
@@ -183,7 +189,7 @@ async def test_logs_of_an_in_memory_run_hold_no_values(caplog: pytest.LogCapture
 async def test_logs_and_errors_of_a_failed_run_hold_no_values(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Party 1's input is out of range: it fails before sharing, the others are told, nobody logs it."""
+    """Party 1's input is out of range: it fails before sharing; nobody logs the value."""
     io = pytest.importorskip("protocols.io")
     caplog.set_level(logging.DEBUG)
 
