@@ -1,0 +1,83 @@
+"""Profile one real party of a `mpc bench` job: party 1 runs under cProfile, the others normally.
+
+    python benchmarks/profile_party.py --op mul --parties 3 --size 1000000 [--latency-ms L]
+
+Writes ``benchmarks/results/profile-<op>-<n>p-<size>.prof`` and prints the top functions by
+cumulative and by internal time.  Note the whole party process is profiled (TLS handshakes,
+setup and the reveal too); the timed online part is under ``protocols.bench:_run_op``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pstats
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--op", default="mul")
+    ap.add_argument("--parties", type=int, default=3)
+    ap.add_argument("--size", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--top", type=int, default=25)
+    args = ap.parse_args()
+    from mpc_runtime.node.launcher import LocalCluster
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    prof = RESULTS / f"profile-{args.op}-{args.parties}p-{args.size}.prof"
+    work = Path(tempfile.mkdtemp(prefix="mpc-profile-"))
+    with LocalCluster(work, [f"p{i}" for i in range(1, args.parties + 1)], round_timeout=120) as c:
+        spec = c.write_spec(
+            {
+                "job_id": f"profile-{args.op}",
+                "program": "protocols.bench:bench_job",
+                "params": {"op": args.op, "size": args.size, "repeat": args.repeat, "seed": 1},
+                "inputs": [],
+                "outputs": [{"name": "checksum", "recipients": ["party:1"]}],
+            }
+        )
+        c.start_coordinator(spec)
+        for pid in range(2, args.parties + 1):
+            c.start_party(pid, spec, extra=["--json"])
+        cmd = [
+            sys.executable,
+            "-m",
+            "cProfile",
+            "-o",
+            str(prof),
+            "-m",
+            "mpc_runtime.cli.main",
+            "party",
+            "--config",
+            str(c.config_path),
+            "--id",
+            "1",
+            "--job",
+            str(spec),
+            "--json",
+        ]
+        out = subprocess.run(
+            cmd, check=False, capture_output=True, text=True, cwd=work, timeout=600
+        )
+        codes = c.wait(120)
+        if out.returncode != 0 or any(codes.values()):
+            print(out.stderr[-2000:], codes)
+            return 1
+    rep = json.loads([x for x in out.stdout.splitlines() if x.startswith("{")][-1])
+    print("party 1 online seconds:", rep["outputs"]["bench"]["online_seconds"])
+    st = pstats.Stats(str(prof))
+    st.sort_stats("cumulative").print_stats(args.top)
+    st.sort_stats("tottime").print_stats(args.top)
+    print(f"wrote {prof}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
