@@ -42,10 +42,10 @@ def test_roundtrip_and_format(recipient) -> None:  # type: ignore[no-untyped-def
 def test_share_roundtrip(recipient) -> None:  # type: ignore[no-untyped-def]
     key, cert = recipient
     share = np.array([[1, 2**64 - 1], [3, 4]], dtype=np.uint64)
-    blob = seal_share(cert, share, frac_bits=16, signed=True, aad=AAD)
+    blob = seal_share(cert, share, frac_bits=16, signed=True, aad=AAD, divisor=3)
     arr, meta = unpack_share(open_sealed(key, blob, AAD))
     assert arr.dtype == np.uint64 and np.array_equal(arr, share)
-    assert meta == {"shape": [2, 2], "frac_bits": 16, "signed": True}
+    assert meta == {"shape": [2, 2], "frac_bits": 16, "signed": True, "divisor": 3}
     packed = pack_share(np.array(7, dtype=np.uint64), frac_bits=0, signed=False)
     scalar, meta = unpack_share(packed)
     assert scalar.shape == () and int(scalar) == 7 and meta["signed"] is False
