@@ -98,10 +98,11 @@ def owners(op: str, n: int) -> tuple[int, ...]:
 def expected_result(op: str, seed: int, size: int, n: int) -> np.ndarray:
     """The result in the clear as ring elements (uint64), recomputed from the public seed."""
     data = {p: test_data(seed, p, size, op) for p in owners(op, n)}
+    out: np.ndarray
     if op == "input":
         out = data[1]
     elif op == "sum":
-        out = np.sum(np.stack(list(data.values())), axis=0, dtype=np.int64)
+        out = np.asarray(np.sum(np.stack(list(data.values())), axis=0, dtype=np.int64))
     elif op == "mul":
         out = data[1] * data[2]
     elif op == "lt":
@@ -189,10 +190,16 @@ def _params(ctx: Context) -> tuple[str, int, int, int]:
     op = p.get("op")
     if op not in OPS:
         raise UsageError(f"params['op'] must be one of {', '.join(OPS)}")
-    size, repeat, seed = p.get("size"), p.get("repeat", 1), p.get("seed", 0)
-    for name, v in (("size", size), ("repeat", repeat), ("seed", seed)):
+    checked: dict[str, int] = {}
+    for name, v in (
+        ("size", p.get("size")),
+        ("repeat", p.get("repeat", 1)),
+        ("seed", p.get("seed", 0)),
+    ):
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise UsageError(f"params['{name}'] must be a non-negative integer")
+        checked[name] = v
+    size, repeat, seed = checked["size"], checked["repeat"], checked["seed"]
     if size < 1 or repeat < 1:
         raise UsageError("params size and repeat must be at least 1")
     if op == "argmax" and not 2 <= size <= MAX_ARGMAX:
