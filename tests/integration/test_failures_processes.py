@@ -57,22 +57,40 @@ def _job(tmp: Path, marker: Path, **params: object) -> Path:
     return p
 
 
-def test_sigkill_one_party_mid_protocol(tmp_path: Path) -> None:
+@pytest.mark.parametrize("separate_dealer", [False, True], ids=["embedded-dealer", "mpc-dealer"])
+def test_sigkill_one_party_mid_protocol(tmp_path: Path, separate_dealer: bool) -> None:
     cfg_path, _ = write_cluster(
-        tmp_path, 3, connect=20.0, round_timeout=10.0, max_frame_bytes=1 << 20
+        tmp_path,
+        3,
+        connect=20.0,
+        round_timeout=10.0,
+        max_frame_bytes=1 << 20,
+        dealer=separate_dealer,
+        certs=False,
     )
+    # certificates made the way a user makes them: with `mpc certs`
+    made = subprocess.run(
+        [sys.executable, "-m", "mpc_runtime.cli.main", "certs", "--config", str(cfg_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
     marker = tmp_path / "started"
     job = _job(tmp_path, marker)
     c, j = str(cfg_path), str(job)
     with proc_group(tmp_path / "logs") as g:
         g.start("coordinator", "coordinator", "--config", c, "--job", j, "--job-timeout", "120")
+        if separate_dealer:
+            g.start("dealer", "dealer", "--config", c)
         for pid in (1, 2, 3):
             g.start(f"party{pid}", "party", "--config", c, "--id", str(pid), "--job", j)
         wait_for_file(marker, g, timeout=45)
         assert all(p.poll() is None for p in g.procs.values()), g.describe()
         g.kill("party2")
         killed_at = time.monotonic()
-        others = ["coordinator", "party1", "party3"]
+        others = ["coordinator", "party1", "party3"] + (["dealer"] if separate_dealer else [])
         codes = g.wait_all(others, killed_at + KILL_SLACK)
         elapsed = time.monotonic() - killed_at
         still = [n for n, rc in codes.items() if rc is None]
