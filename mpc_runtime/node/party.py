@@ -73,6 +73,18 @@ async def _dial_service(
     )
 
 
+def _failed_body(err: MPCError) -> dict[str, Any]:
+    """What we tell the coordinator when we fail: the error's class, text, lost peer and op."""
+    return {
+        "svc": "job",
+        "op": "failed",
+        "code": type(err).__name__,
+        "reason": err.message[:300],
+        "lost": str(err.peer) if err.peer is not None else None,
+        "op_path": err.op_path,
+    }
+
+
 def _status(msg: str) -> None:
     from mpc_runtime.cli.output import info
 
@@ -149,16 +161,7 @@ async def run_party(
 
         async def report_failure(err: MPCError) -> None:
             reported.append(True)
-            await control.send(
-                {
-                    "svc": "job",
-                    "op": "failed",
-                    "code": type(err).__name__,
-                    "reason": err.message[:300],
-                    "lost": str(err.peer) if err.peer is not None else None,
-                    "op_path": err.op_path,
-                }
-            )
+            await control.send(_failed_body(err))
 
         session = Session(
             pid,
@@ -188,16 +191,7 @@ async def run_party(
     except MPCError as err:
         if ctl is not None and ctl.failure is None and not reported:
             try:
-                await ctl.send(
-                    {
-                        "svc": "job",
-                        "op": "failed",
-                        "code": type(err).__name__,
-                        "reason": err.message[:300],
-                        "lost": str(err.peer) if err.peer is not None else None,
-                        "op_path": err.op_path,
-                    }
-                )
+                await ctl.send(_failed_body(err))
             except MPCError:
                 pass
         raise
