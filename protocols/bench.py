@@ -41,6 +41,7 @@ May import: numpy, ``mpc_runtime.runtime``, ``mpc_runtime.sharing``, ``mpc_runti
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -51,6 +52,7 @@ import numpy as np
 from mpc_runtime.errors import LocalProtocolError, UsageError
 from mpc_runtime.runtime import Context
 from mpc_runtime.sharing.dealer import Component
+from mpc_runtime.sharing.prg import PRG, SEED_BYTES
 from protocols.compare import EQ_AND_BITS, LT_AND_BITS, _components
 from protocols.select import levels
 
@@ -75,16 +77,25 @@ def expected_rounds(op: str, size: int) -> int:
 
 # ---- public test data ---------------------------------------------------------------------
 def test_data(seed: int, party: int, size: int, op: str) -> np.ndarray:
-    """Party ``party``'s operand (int64) derived from the PUBLIC ``seed``: test data only."""
-    rng = np.random.default_rng([seed, party])  # allowed: benchmark test data, never a share
-    lo, hi = -(1 << VALUE_BITS), 1 << VALUE_BITS
+    """Party ``party``'s operand (int64) derived from the PUBLIC ``seed``: test data only.
+
+    Drawn from the AES-CTR PRG keyed by a hash of (seed, party, op), so anyone who knows the
+    public seed (party 1, to check results) can recompute it; it is never used as a share.
+    """
+    key = hashlib.sha256(f"mpc-bench/{seed}/{party}/{op}".encode()).digest()[:SEED_BYTES]
+    words = PRG(key).uint64((size,))
     if op == "eq" and party == 2:
         x = test_data(seed, 1, size, op)
-        other = rng.integers(lo, hi, size=size, dtype=np.int64)
+        other = _signed31(words)
         return np.where(np.arange(size) % 8 == 0, x, other)
     if op == "argmax":
-        return rng.permutation(size).astype(np.int64)  # distinct values: a unique argmax
-    return rng.integers(lo, hi, size=size, dtype=np.int64)
+        return np.argsort(words, kind="stable").astype(np.int64)  # a permutation: unique max
+    return _signed31(words)
+
+
+def _signed31(words: np.ndarray) -> np.ndarray:
+    """Uniform values in [-2^31, 2^31) from uniform 64-bit words."""
+    return (words >> np.uint64(64 - (VALUE_BITS + 1))).astype(np.int64) - (1 << VALUE_BITS)
 
 
 def owners(op: str, n: int) -> tuple[int, ...]:
