@@ -91,6 +91,8 @@ def check_inputs(given: dict[str, Any], declared: Sequence[Any]) -> dict[str, An
                     and np.all(np.isfinite(arr))
                     and np.all(arr == np.round(arr))
                 ):
+                    if arr.size and float(np.max(np.abs(arr))) >= 2.0**62:
+                        raise InputError("a value is outside the integer range [-2**62, 2**62 - 1]")
                     arr = arr.astype(np.int64)
                 encode_int(arr)
         except InputError as exc:
