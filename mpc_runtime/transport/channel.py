@@ -1,7 +1,8 @@
 """A channel: one authenticated peer, a byte link and a sans-IO wire connection.
 
 Sending encodes a :class:`~mpc_runtime.wire.Message` into frame parts and writes them; receiving
-feeds chunks from the link into the decoder until a whole message is ready.  Every message from
+asks the link to fill the wire connection (a :class:`~.link.ProtocolLink` reads straight into
+its frame buffers) until a whole message is ready.  Every message from
 the peer must carry the sender identity its certificate proved, or it is refused.
 """
 
@@ -19,12 +20,19 @@ class Channel:
     """Messages to and from one authenticated peer."""
 
     def __init__(
-        self, link: Link, peer: Identity, me: Identity, max_frame_bytes: int = DEFAULT_MAX_FRAME
+        self,
+        link: Link,
+        peer: Identity,
+        me: Identity,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME,
+        *,
+        wire: WireConnection | None = None,
     ) -> None:
+        """``wire``: the connection the link already fills (a ProtocolLink's), else a new one."""
         self.link = link
         self.peer = peer
         self.me = me
-        self.wire = WireConnection(max_frame_bytes)
+        self.wire = wire if wire is not None else WireConnection(max_frame_bytes)
         self._eof = False
         self.latency = 0.0
         """Seconds to hold each DATA message before sending (simulated network latency)."""
@@ -69,14 +77,12 @@ class Channel:
             if self._eof:
                 return None
             try:
-                data = await self.link.receive()
+                more = await self.link.fill(self.wire)
             except PeerLostError:
-                data = b""
-            if not data:
-                self._eof = True
+                more = False
                 self.wire.receive_eof()
-            else:
-                self.wire.receive_data(data)
+            if not more:
+                self._eof = True
 
     def close(self) -> None:
         self.link.close()

@@ -26,9 +26,9 @@ from mpc_runtime.errors import (
 )
 from mpc_runtime.ids import Identity
 from mpc_runtime.transport.channel import Channel
-from mpc_runtime.transport.link import StreamLink
+from mpc_runtime.transport.link import ProtocolLink
 from mpc_runtime.transport.tls import peer_identity
-from mpc_runtime.wire import Message, MsgKind
+from mpc_runtime.wire import Message, MsgKind, WireConnection
 
 log = logging.getLogger("mpc.transport")
 
@@ -107,8 +107,14 @@ async def dial(
                 peer=expected.label,
             )
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, port, ssl=ctx, ssl_handshake_timeout=remaining),
+            _, link = await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: ProtocolLink(WireConnection(max_frame_bytes)),
+                    host,
+                    port,
+                    ssl=ctx,
+                    ssl_handshake_timeout=remaining,
+                ),
                 timeout=remaining,
             )
         except ssl.SSLCertVerificationError as exc:
@@ -126,15 +132,14 @@ async def dial(
             await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
             delay = min(delay * 2, 1.0)
             continue
-        link = StreamLink(reader, writer)
         try:
-            got = peer_identity(writer.get_extra_info("ssl_object"), cluster)
+            got = peer_identity(_ssl_object(link), cluster)
             if got != expected:
                 raise PeerIdentityError(
                     f"{host}:{port} proved identity {got.label}, expected {expected.label}",
                     peer=expected.label,
                 )
-            ch = Channel(link, got, me, max_frame_bytes)
+            ch = Channel(link, got, me, max_frame_bytes, wire=link.wire)
             await ch.send(Message(MsgKind.HELLO, sender=me.label, body=hello))
             body = await _expect_hello(ch, max(1.0, deadline - loop.time()))
             (check or compare_hello(hello))(got, body)
@@ -147,6 +152,10 @@ async def dial(
             last = type(exc).__name__
             await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
             delay = min(delay * 2, 1.0)
+
+
+def _ssl_object(link: ProtocolLink) -> Any:
+    return link.transport.get_extra_info("ssl_object") if link.transport is not None else None
 
 
 class Listener:
@@ -186,44 +195,56 @@ class Listener:
 
     async def start(self) -> None:
         try:
-            self._server = await asyncio.start_server(
-                self._on_connect, self.host, self.port, reuse_address=True
+            loop = asyncio.get_running_loop()
+            self._server = await loop.create_server(
+                lambda: ProtocolLink(
+                    WireConnection(self._max_frame),
+                    on_connect=self._on_connect,
+                    server_tls_pending=True,
+                ),
+                self.host,
+                self.port,
+                reuse_address=True,
             )
         except OSError as exc:
             raise ConnectError(
                 f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
             ) from None
 
-    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._handlers.add(task)
-        link = StreamLink(reader, writer)
+    def _on_connect(self, link: ProtocolLink) -> None:
+        task = asyncio.get_running_loop().create_task(self._serve(link))
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
+
+    async def _serve(self, link: ProtocolLink) -> None:
         addr = link.peername
         try:
-            await self._handshake(reader, writer, link, addr)
+            await self._handshake(link, addr)
         except asyncio.CancelledError:
             link.abort()
             raise
-        finally:
-            if task is not None:
-                self._handlers.discard(task)
 
-    def _refuse(self, addr: str, reason: str, link: StreamLink) -> None:
+    def _refuse(self, addr: str, reason: str, link: ProtocolLink) -> None:
         text = f"refused connection from {addr}: {reason}"
         log.warning(text)
         self.refusals.append(text)
         link.abort()
 
-    async def _handshake(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        link: StreamLink,
-        addr: str,
-    ) -> None:
+    async def _handshake(self, link: ProtocolLink, addr: str) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            await writer.start_tls(self._ctx, ssl_handshake_timeout=self._handshake_timeout)
+            if link.transport is None:
+                raise ConnectionError("no transport")
+            tls = await loop.start_tls(
+                link.transport,
+                link,
+                self._ctx,
+                server_side=True,
+                ssl_handshake_timeout=self._handshake_timeout,
+            )
+            if tls is None:
+                raise ConnectionError("connection closed during the TLS handshake")
+            link.set_transport(tls)
         except ssl.SSLError as exc:
             self._refuse(addr, f"TLS handshake failed ({exc.reason or type(exc).__name__})", link)
             return
@@ -231,14 +252,14 @@ class Listener:
             self._refuse(addr, f"TLS handshake did not complete ({type(exc).__name__})", link)
             return
         try:
-            ident = peer_identity(writer.get_extra_info("ssl_object"), self._cluster)
+            ident = peer_identity(_ssl_object(link), self._cluster)
         except PeerIdentityError as exc:
             self._refuse(addr, str(exc), link)
             return
         if not self._admit(ident):
             self._refuse(addr, f"{ident.label} is not expected here", link)
             return
-        ch = Channel(link, ident, self._me, self._max_frame)
+        ch = Channel(link, ident, self._me, self._max_frame, wire=link.wire)
         try:
             body = await _expect_hello(ch, self._handshake_timeout)
         except RemoteProtocolError as exc:

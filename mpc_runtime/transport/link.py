@@ -1,21 +1,30 @@
-"""Byte links: the smallest interface a channel needs (send parts, receive chunks, close).
+"""Byte links: the smallest interface a channel needs (send parts, fill a wire connection, close).
 
-:class:`StreamLink` wraps an asyncio stream pair (TLS in production); :func:`memory_link_pair`
-gives two connected in-memory links, like anyio's ``memory_stream_pair``, so the session and the
-protocols are tested without sockets but with the real wire encoding.
+:class:`ProtocolLink` is the production link: an ``asyncio.BufferedProtocol`` under TLS whose
+reads land directly in the :class:`~mpc_runtime.wire.WireConnection`'s frame buffers (TLS
+decrypts straight into a frame body), and whose sends are written in slices under the
+transport's flow control instead of being copied whole into its buffer.  :class:`StreamLink`
+wraps an asyncio stream pair; :func:`memory_link_pair` gives two connected in-memory links, like
+anyio's ``memory_stream_pair``, so the session and the protocols are tested without sockets but
+with the real wire encoding.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Protocol, cast
 
 from mpc_runtime.errors import PeerLostError
+from mpc_runtime.wire import WireConnection
 
 Buffer = bytes | bytearray | memoryview
 
 READ_CHUNK = 1 << 20
+WRITE_SLICE = 256 * 1024
+"""Largest piece of a frame handed to the transport at once (pieces wait for flow control)."""
+COALESCE_BYTES = 64 * 1024
+"""Consecutive small parts (header, metadata) are joined up to this size into one write."""
 
 
 class Link(Protocol):
@@ -23,8 +32,8 @@ class Link(Protocol):
 
     async def send(self, parts: Sequence[Buffer]) -> None: ...
 
-    async def receive(self) -> bytes:
-        """Next chunk of bytes; ``b""`` at end of stream."""
+    async def fill(self, wire: WireConnection) -> bool:
+        """Feed ``wire`` more bytes; at end of stream call ``wire.receive_eof()``, return False."""
         ...
 
     def close(self) -> None: ...
@@ -54,6 +63,14 @@ class StreamLink:
         except (ConnectionError, OSError) as exc:
             raise PeerLostError(f"connection lost while receiving: {type(exc).__name__}") from None
 
+    async def fill(self, wire: WireConnection) -> bool:
+        data = await self.receive()
+        if not data:
+            wire.receive_eof()
+            return False
+        wire.receive_data(data)
+        return True
+
     def close(self) -> None:
         if not self._writer.is_closing():
             self._writer.close()
@@ -75,6 +92,208 @@ class StreamLink:
         return f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else str(addr)
 
 
+def _write_pieces(parts: Sequence[Buffer]) -> list[Buffer]:
+    """The frame's buffers as transport writes: small parts joined, large ones sliced, no copy
+    of a large part."""
+    out: list[Buffer] = []
+    small: list[Buffer] = []
+    small_n = 0
+    for part in parts:
+        view = memoryview(part).cast("B") if isinstance(part, memoryview) else memoryview(part)
+        n = view.nbytes
+        if n < COALESCE_BYTES:
+            if small_n + n > COALESCE_BYTES and small:
+                out.append(b"".join(small))
+                small, small_n = [], 0
+            small.append(view)
+            small_n += n
+            continue
+        if small:
+            out.append(b"".join(small))
+            small, small_n = [], 0
+        out.extend(view[i : i + WRITE_SLICE] for i in range(0, n, WRITE_SLICE))
+    if small:
+        out.append(b"".join(small))
+    return out
+
+
+class ProtocolLink(asyncio.BufferedProtocol):
+    """A link as an ``asyncio.BufferedProtocol`` bound to one :class:`WireConnection`.
+
+    Incoming bytes are written by the transport (TLS: decrypted) into buffers the wire lends, so
+    a large frame body is filled in place.  Reading pauses while whole messages wait to be taken
+    (so memory stays bounded by one frame in progress plus what the reader has not yet taken),
+    and resumes in :meth:`fill`.  Sends hold a lock (frames never interleave) and write a large
+    frame in :data:`WRITE_SLICE` pieces, waiting for ``resume_writing`` when the transport pauses.
+
+    ``server_tls_pending``: the link was accepted on plain TCP and will be upgraded with
+    ``loop.start_tls`` by its owner, which then calls :meth:`set_transport`.
+    """
+
+    def __init__(
+        self,
+        wire: WireConnection,
+        *,
+        on_connect: Callable[[ProtocolLink], None] | None = None,
+        server_tls_pending: bool = False,
+    ) -> None:
+        self.wire = wire
+        self._on_connect = on_connect
+        self._tls_pending = server_tls_pending
+        self.transport: asyncio.Transport | None = None
+        self._eof = False
+        self._eof_fed = False
+        self._lost = False
+        self._reading_paused = False
+        self._data_waiter: asyncio.Future[None] | None = None
+        self._write_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._send_lock = asyncio.Lock()
+        self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._peername = "unknown"
+
+    # -- asyncio protocol callbacks ------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, transport)  # a stream transport, by asyncio's contract
+        addr = transport.get_extra_info("peername")
+        self._peername = f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else str(addr)
+        self.transport = transport
+        if self._tls_pending:
+            transport.pause_reading()  # nothing is read until loop.start_tls takes over
+        if self._on_connect is not None:
+            self._on_connect(self)
+
+    def set_transport(self, transport: asyncio.Transport) -> None:
+        """Adopt the TLS transport that ``loop.start_tls`` returned."""
+        self.transport = transport
+        self._tls_pending = False
+        self._reading_paused = False
+        self._control_reading()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        if self._eof_fed:  # nothing may follow the end of stream; drop it
+            return memoryview(bytearray(4096))
+        return self.wire.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self._eof_fed:
+            return
+        self.wire.buffer_updated(nbytes)
+        if self.wire.ready:
+            self._control_reading()
+            self._wake()
+
+    def eof_received(self) -> bool | None:
+        self._eof = True
+        self._wake()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = self._eof = True
+        self._wake()
+        if self._drain_waiter is not None and not self._drain_waiter.done():
+            self._drain_waiter.set_result(None)
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._drain_waiter is not None and not self._drain_waiter.done():
+            self._drain_waiter.set_result(None)
+
+    # -- link interface ------------------------------------------------------------------------
+
+    async def fill(self, wire: WireConnection) -> bool:
+        if wire is not self.wire:
+            raise ValueError("a ProtocolLink fills only the wire connection it was made with")
+        while not wire.ready:
+            if self._eof:
+                if not self._eof_fed:
+                    self._eof_fed = True
+                    wire.receive_eof()
+                return wire.ready
+            self._resume_reading()
+            self._data_waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._data_waiter
+            finally:
+                self._data_waiter = None
+        return True
+
+    async def send(self, parts: Sequence[Buffer]) -> None:
+        async with self._send_lock:
+            pieces = _write_pieces(parts)
+            for i, piece in enumerate(pieces):
+                transport = self.transport
+                if transport is None or self._lost or transport.is_closing():
+                    raise PeerLostError("connection is closed")
+                transport.write(piece)
+                if self._write_paused and i + 1 < len(pieces):
+                    try:
+                        await self._drain()
+                    except asyncio.CancelledError:
+                        # Half a frame is out: finish it at once so the stream stays whole.
+                        if not self._lost and not transport.is_closing():
+                            transport.writelines(pieces[i + 1 :])
+                        raise
+            await self._drain()
+
+    async def _drain(self) -> None:
+        while self._write_paused and not self._lost:
+            self._drain_waiter = asyncio.get_running_loop().create_future()
+            await self._drain_waiter
+        if self._lost:
+            raise PeerLostError("connection lost while sending")
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    async def wait_closed(self) -> None:
+        if self.transport is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._closed), 2.0)
+        except (TimeoutError, asyncio.CancelledError):
+            pass
+
+    def abort(self) -> None:
+        """Drop the connection at once (no TLS close_notify)."""
+        if self.transport is not None:
+            self.transport.abort()
+
+    @property
+    def peername(self) -> str:
+        return self._peername
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        if self._data_waiter is not None and not self._data_waiter.done():
+            self._data_waiter.set_result(None)
+
+    def _control_reading(self) -> None:
+        """Pause reading while whole messages wait to be taken (bounded memory)."""
+        if (
+            self.wire.ready
+            and not self._reading_paused
+            and not self._tls_pending
+            and self.transport is not None
+            and not self.transport.is_closing()
+        ):
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._reading_paused and self.transport is not None and not self.transport.is_closing():
+            self._reading_paused = False
+            self.transport.resume_reading()
+
+
 class MemoryLink:
     """One end of an in-memory link; bytes are copied so buffers may be reused by the sender."""
 
@@ -94,6 +313,14 @@ class MemoryLink:
         if self._closed:
             return b""
         return await self._inbox.get()
+
+    async def fill(self, wire: WireConnection) -> bool:
+        data = await self.receive()
+        if not data:
+            wire.receive_eof()
+            return False
+        wire.receive_data(data)
+        return True
 
     def close(self) -> None:
         if not self._closed:

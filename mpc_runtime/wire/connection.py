@@ -66,9 +66,25 @@ class WireConnection:
         """Feed bytes read from the peer (any chunking)."""
         self._decoder.receive_data(data)
 
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        """Lend a buffer for the reader to fill (``asyncio.BufferedProtocol`` style, no copy).
+
+        Inside a large frame this is the frame body itself; see :meth:`FrameDecoder.get_buffer`.
+        """
+        return self._decoder.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """Record that ``nbytes`` bytes were written into the buffer :meth:`get_buffer` lent."""
+        self._decoder.buffer_updated(nbytes)
+
     def receive_eof(self) -> None:
         """Tell the connection the peer closed its side."""
         self._decoder.receive_eof()
+
+    @property
+    def ready(self) -> bool:
+        """Whether :meth:`next_message` would return a message or raise without more data."""
+        return self._error is not None or self._decoder.frames_ready > 0
 
     @property
     def buffered(self) -> int:
@@ -86,7 +102,8 @@ class WireConnection:
             body = self._decoder.next_frame()
             if body is None:
                 return None
-            msg = message_from_body(body)
+            # decode_body wants bytes (its arrays are read-only views into them): one copy.
+            msg = message_from_body(bytes(body))
         except DecodeError as exc:
             self._error = exc
             raise

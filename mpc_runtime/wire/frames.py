@@ -1,15 +1,17 @@
 """Length-prefixed framing: a frame is a 4-byte big-endian unsigned length ``L``, then ``L`` bytes.
 
 Sans-IO: :func:`encode_frame_parts` turns a body into buffers for ``writer.writelines`` without
-copying it, and :class:`FrameDecoder` is fed arbitrary chunks of a byte stream and hands back
-whole frame bodies.  The decoder never allocates from a length a peer sent: it buffers only bytes
-that actually arrived, and refuses a length prefix above its maximum before any body arrives.
+copying it, and :class:`FrameDecoder` is fed arbitrary chunks of a byte stream (or lends buffers
+for a reader to fill, like ``asyncio.BufferedProtocol``) and hands back whole frame bodies.  The
+decoder refuses a length prefix above its maximum before any body arrives; only a length that
+passed that check sizes a body buffer (see :class:`FrameDecoder` on memory).
 
 May import: the standard library (no asyncio, ssl, socket) and :mod:`mpc_runtime.errors`.
 """
 
 from __future__ import annotations
 
+import mmap
 import struct
 from collections import deque
 
@@ -32,6 +34,10 @@ _HEADER = struct.Struct(">I")
 HEADER_BYTES = _HEADER.size
 MAX_FRAME_LIMIT = 2**32 - 1
 """The largest body a 4-byte length prefix can describe."""
+SCRATCH_BYTES = 64 * 1024
+"""Size of the buffer :meth:`FrameDecoder.get_buffer` lends between frame bodies."""
+LAZY_BODY_BYTES = 1 << 20
+"""Bodies at least this large are anonymous memory maps (pages committed only when written)."""
 
 
 class OutgoingFrameTooLarge(LocalProtocolError, FrameTooLarge):
@@ -64,13 +70,23 @@ def encode_frame_parts(body_parts: list[BytesPart]) -> list[BytesPart]:
 class FrameDecoder:
     """Incremental decoder of a stream of frames (h11-style, no I/O).
 
-    Feed bytes with :meth:`receive_data` and the end of the stream with :meth:`receive_eof`;
-    pull whole frame bodies with :meth:`next_frame` until it returns ``None`` (more data needed).
-    ``receive_data`` never raises for bad input; errors come out of ``next_frame`` in stream
-    order, and once one is raised the decoder is dead: it drops further data and raises it again.
+    Two ways to feed it, freely mixed:
 
-    Chunks are kept in a deque with a running count and joined once per frame, so a 32 MiB frame
-    arriving in 64 KiB chunks is copied once.
+    * :meth:`receive_data` with arbitrary chunks (copied into the decoder);
+    * the buffered-reading pair :meth:`get_buffer` / :meth:`buffer_updated` (the shape of
+      ``asyncio.BufferedProtocol``): the reader writes straight into a buffer the decoder lends,
+      so a large frame body is filled in place (e.g. decrypted into it by TLS) with no join.
+
+    End the stream with :meth:`receive_eof`; pull whole frame bodies with :meth:`next_frame` until
+    it returns ``None``.  Feeding never raises for bad input; errors come out of ``next_frame`` in
+    stream order (after the frames that preceded them), and once one is raised the decoder is
+    dead: it drops further data and raises it again.
+
+    Memory: the body of a frame is allocated when its header has arrived and passed the
+    ``max_frame_bytes`` check, so a peer can make us reserve at most ``max_frame_bytes`` per
+    connection with 4 bytes.  Bodies of :data:`LAZY_BODY_BYTES` or more are anonymous memory maps
+    whose pages the kernel provides on first write: untouched pages cost nothing, so what is
+    actually committed still follows the bytes that arrived.  Smaller bodies are bytearrays.
     """
 
     def __init__(self, max_frame_bytes: int) -> None:
@@ -79,10 +95,15 @@ class FrameDecoder:
         if not 1 <= max_frame_bytes <= MAX_FRAME_LIMIT:
             raise ValueError(f"max_frame_bytes must be in [1, {MAX_FRAME_LIMIT}]")
         self.max_frame_bytes = max_frame_bytes
-        self._chunks: deque[bytes] = deque()
-        self._offset = 0  # bytes of self._chunks[0] already consumed
-        self._nbuf = 0  # unconsumed bytes held in self._chunks
-        self._body_len: int | None = None  # length of the frame at the front, once its header is in
+        self._header = bytearray()  # bytes of the next header received so far (< 4)
+        self._body: bytearray | mmap.mmap | None = None  # the frame being filled
+        self._body_view: memoryview | None = None
+        self._filled = 0  # bytes of self._body received
+        self._frames: deque[bytearray | mmap.mmap] = deque()  # whole bodies not yet returned
+        self._nbuf = 0  # received bytes not yet returned (headers included)
+        self._scratch = bytearray(SCRATCH_BYTES)
+        self._scratch_view = memoryview(self._scratch)
+        self._lent: memoryview | None = None  # what get_buffer handed out last
         self._eof = False
         self._error: DecodeError | None = None
 
@@ -96,99 +117,118 @@ class FrameDecoder:
         """Whether :meth:`receive_eof` was called."""
         return self._eof
 
+    @property
+    def frames_ready(self) -> int:
+        """Frames (or a pending error) that :meth:`next_frame` can return without more data."""
+        return len(self._frames) + (self._error is not None)
+
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Buffer a chunk of the stream (any size, empty included)."""
         if self._eof:
             raise LocalProtocolError("data received after end of stream")
-        if self._error is not None or not data:
+        self._feed(memoryview(data).cast("B") if isinstance(data, memoryview) else data)
+
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        """Lend a writable buffer for the next bytes of the stream (``BufferedProtocol`` style).
+
+        Inside a frame body whose header has been checked this is the unfilled rest of the body
+        itself; between frames it is a small scratch buffer.  Report what was written with
+        :meth:`buffer_updated` before asking again.  ``sizehint`` is ignored.
+        """
+        if self._eof:
+            raise LocalProtocolError("data received after end of stream")
+        if self._body_view is not None and self._error is None:
+            self._lent = self._body_view[self._filled :]
+        else:
+            self._lent = self._scratch_view
+        return self._lent
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """Record that ``nbytes`` bytes were written at the start of the last lent buffer."""
+        lent, self._lent = self._lent, None
+        if lent is None or not 0 <= nbytes <= len(lent):
+            raise LocalProtocolError("buffer_updated without a matching get_buffer")
+        if nbytes == 0 or self._error is not None:
             return
-        chunk = bytes(data)  # no copy for bytes; a private copy of a mutable buffer
-        self._chunks.append(chunk)
-        self._nbuf += len(chunk)
-        self._parse_header()
+        if lent.obj is self._scratch:
+            self._feed(self._scratch_view[:nbytes])
+        else:
+            self._nbuf += nbytes
+            self._filled += nbytes
+            self._finish_body()
 
     def receive_eof(self) -> None:
         """Record the end of the stream; a partial frame left over is then an error."""
         self._eof = True
+        if self._error is None and (self._header or self._body is not None):
+            self._fail(DecodeError("connection closed in the middle of a frame"))
 
-    def next_frame(self) -> bytes | None:
+    def next_frame(self) -> memoryview | None:
         """Return the next whole frame body, or ``None`` if more data is needed (or at clean EOF).
+
+        The body is a writable 1-D byte memoryview owned by the caller, over a bytearray or (for
+        large bodies) a memory map; it compares equal to ``bytes`` of the same content.
 
         Raises :class:`FrameTooLarge` for a length prefix above the maximum, and
         :class:`DecodeError` for a zero-length frame or a stream that ended inside a frame.
         """
+        if self._frames:
+            body = self._frames.popleft()
+            self._nbuf -= HEADER_BYTES + len(body)
+            return memoryview(body)
         if self._error is not None:
-            raise self._error
-        self._parse_header()
-        if self._error is not None:
-            raise self._error
-        body_len = self._body_len
-        if body_len is not None and self._nbuf >= HEADER_BYTES + body_len:
-            self._take(HEADER_BYTES)
-            body = self._take(body_len)
-            self._body_len = None
-            self._parse_header()
-            return body
-        if self._eof and self._nbuf:
-            self._error = DecodeError("connection closed in the middle of a frame")
-            self._drop()
             raise self._error
         return None
 
     # -- internals -------------------------------------------------------------------------
 
-    def _parse_header(self) -> None:
-        if self._body_len is not None or self._error is not None or self._nbuf < HEADER_BYTES:
-            return
-        first = self._chunks[0]
-        if len(first) - self._offset >= HEADER_BYTES:
-            (length,) = _HEADER.unpack_from(first, self._offset)
-        else:
-            (length,) = _HEADER.unpack(self._peek(HEADER_BYTES))
+    def _feed(self, data: bytes | bytearray | memoryview) -> None:
+        pos, end = 0, len(data)
+        while pos < end and self._error is None:
+            if self._body_view is not None:
+                n = min(end - pos, len(self._body_view) - self._filled)
+                self._body_view[self._filled : self._filled + n] = data[pos : pos + n]
+                self._filled += n
+                self._nbuf += n
+                pos += n
+                self._finish_body()
+                continue
+            n = min(end - pos, HEADER_BYTES - len(self._header))
+            self._header += data[pos : pos + n]
+            self._nbuf += n
+            pos += n
+            if len(self._header) == HEADER_BYTES:
+                self._start_body()
+
+    def _start_body(self) -> None:
+        (length,) = _HEADER.unpack(self._header)
         if length == 0:
-            self._error = DecodeError("zero-length frame")
+            self._fail(DecodeError("zero-length frame"))
         elif length > self.max_frame_bytes:
-            self._error = FrameTooLarge(
-                f"frame length {length} exceeds the maximum of {self.max_frame_bytes} bytes"
+            self._fail(
+                FrameTooLarge(
+                    f"frame length {length} exceeds the maximum of {self.max_frame_bytes} bytes"
+                )
             )
         else:
-            self._body_len = length
-            return
-        self._drop()
+            self._header.clear()
+            body = mmap.mmap(-1, length) if length >= LAZY_BODY_BYTES else bytearray(length)
+            self._body = body
+            self._body_view = memoryview(body)
+            self._filled = 0
 
-    def _peek(self, n: int) -> bytes:
-        out = bytearray()
-        offset = self._offset
-        for chunk in self._chunks:
-            out += chunk[offset : offset + n - len(out)]
-            offset = 0
-            if len(out) == n:
-                break
-        return bytes(out)
+    def _finish_body(self) -> None:
+        if self._body is not None and self._filled == len(self._body):
+            self._frames.append(self._body)
+            if self._body_view is not None:
+                self._body_view.release()
+            self._body, self._body_view, self._filled = None, None, 0
 
-    def _take(self, n: int) -> bytes:
-        """Remove and return the next ``n`` buffered bytes (the caller checked they are there)."""
-        parts: list[bytes | memoryview] = []
-        remaining = n
-        while remaining:
-            chunk = self._chunks[0]
-            avail = len(chunk) - self._offset
-            if avail <= remaining:
-                parts.append(memoryview(chunk)[self._offset :] if self._offset else chunk)
-                self._chunks.popleft()
-                self._offset = 0
-                remaining -= avail
-            else:
-                parts.append(memoryview(chunk)[self._offset : self._offset + remaining])
-                self._offset += remaining
-                remaining = 0
-        self._nbuf -= n
-        if len(parts) == 1:
-            return bytes(parts[0])  # the chunk itself when it is exactly one frame
-        return b"".join(parts)
-
-    def _drop(self) -> None:
-        self._chunks.clear()
-        self._offset = 0
-        self._nbuf = 0
-        self._body_len = None
+    def _fail(self, error: DecodeError) -> None:
+        """Record ``error`` and drop the partial frame; whole frames before it stay returnable."""
+        self._error = error
+        if self._body_view is not None:
+            self._body_view.release()
+        self._body, self._body_view, self._filled = None, None, 0
+        self._header.clear()
+        self._nbuf = sum(HEADER_BYTES + len(b) for b in self._frames)
