@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mpc_runtime.errors import LocalProtocolError, RemoteProtocolError
+from mpc_runtime.errors import LocalProtocolError, MPCError, RemoteProtocolError
 from mpc_runtime.ids import Identity, OpPath
 from mpc_runtime.runtime.ledger import OFFLINE, ONLINE, Counts
 from mpc_runtime.wire import Message, MsgKind, payload_nbytes
@@ -177,6 +177,10 @@ class Context:
                 op_path=path,
                 round=rnd,
             ) from None
+        except MPCError as err:  # e.g. a peer lost while we sent: say which op we were in
+            if err.op_path is not None:
+                raise
+            raise type(err)(err.message, peer=err.peer, op_path=path, round=rnd) from None
         finally:
             for coro in sends:
                 if asyncio.iscoroutine(coro):

@@ -51,7 +51,12 @@ class Channel:
         parts = self.wire.send(msg)
         if self.latency and msg.kind is MsgKind.DATA:
             await asyncio.sleep(self.latency)
-        await self.link.send(parts)
+        try:
+            await self.link.send(parts)
+        except PeerLostError as exc:  # the link does not know who is on the other end
+            raise PeerLostError(
+                f"{self.peer.label} was lost ({exc.message})", peer=self.peer.label
+            ) from None
         return self.wire.bytes_sent - before
 
     async def receive(self) -> Message | None:

@@ -161,7 +161,7 @@ def _is_int(x: object) -> bool:
 
 
 class _Decoder:
-    def __init__(self, body: bytes, blob_start: int) -> None:
+    def __init__(self, body: bytes | memoryview, blob_start: int) -> None:
         self.body = body
         self.blob_start = blob_start
         self.blob_len = len(body) - blob_start
@@ -199,6 +199,7 @@ class _Decoder:
         if count == 0:
             return np.empty(shape, dtype=dtype)
         arr = np.frombuffer(self.body, dtype=dtype, count=count, offset=self.blob_start + offset)
+        arr.flags.writeable = False  # a view of the receive buffer, as with bytes bodies
         return arr.reshape(shape)
 
 
@@ -221,13 +222,14 @@ def _list_hook(items: list[object]) -> list[object]:
     return items
 
 
-def decode_body(body: bytes) -> object:
+def decode_body(body: bytes | bytearray | memoryview) -> object:
     """Decode a body into a payload; arrays are read-only views into ``body``.
 
     Raises :class:`DecodeError` for anything malformed; its message never contains payload data.
     """
     if not isinstance(body, bytes):
-        body = bytes(body)
+        # No copy: a receive buffer (memoryview over a bytearray or mmap) is decoded in place.
+        body = memoryview(body).cast("B")
     if len(body) < _META_LEN.size:
         raise DecodeError("body is shorter than its metadata length prefix")
     (meta_len,) = _META_LEN.unpack_from(body, 0)
