@@ -6,6 +6,6 @@ wire layer only through :class:`~mpc_runtime.wire.WireConnection` and never touc
 """
 
 from mpc_runtime.transport.channel import Channel
-from mpc_runtime.transport.link import Link, MemoryLink, StreamLink, memory_link_pair
+from mpc_runtime.transport.link import Link, MemoryLink, ProtocolLink, memory_link_pair
 
-__all__ = ["Channel", "Link", "MemoryLink", "StreamLink", "memory_link_pair"]
+__all__ = ["Channel", "Link", "MemoryLink", "ProtocolLink", "memory_link_pair"]

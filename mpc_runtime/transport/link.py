@@ -3,8 +3,8 @@
 :class:`ProtocolLink` is the production link: an ``asyncio.BufferedProtocol`` under TLS whose
 reads land directly in the :class:`~mpc_runtime.wire.WireConnection`'s frame buffers (TLS
 decrypts straight into a frame body), and whose sends are written in slices under the
-transport's flow control instead of being copied whole into its buffer.  :class:`StreamLink`
-wraps an asyncio stream pair; :func:`memory_link_pair` gives two connected in-memory links, like
+transport's flow control instead of being copied whole into its buffer.
+:func:`memory_link_pair` gives two connected in-memory links, like
 anyio's ``memory_stream_pair``, so the session and the protocols are tested without sockets but
 with the real wire encoding.
 """
@@ -20,7 +20,6 @@ from mpc_runtime.wire import WireConnection
 
 Buffer = bytes | bytearray | memoryview
 
-READ_CHUNK = 1 << 20
 WRITE_SLICE = 256 * 1024
 """Largest piece of a frame handed to the transport at once (pieces wait for flow control)."""
 COALESCE_BYTES = 64 * 1024
@@ -39,57 +38,6 @@ class Link(Protocol):
     def close(self) -> None: ...
 
     async def wait_closed(self) -> None: ...
-
-
-class StreamLink:
-    """A link over an asyncio ``StreamReader``/``StreamWriter`` (usually TLS)."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
-
-    async def send(self, parts: Sequence[Buffer]) -> None:
-        if self._writer.is_closing():
-            raise PeerLostError("connection is closed")
-        try:
-            self._writer.writelines(parts)
-            await self._writer.drain()
-        except (ConnectionError, OSError) as exc:
-            raise PeerLostError(f"connection lost while sending: {type(exc).__name__}") from None
-
-    async def receive(self) -> bytes:
-        try:
-            return await self._reader.read(READ_CHUNK)
-        except (ConnectionError, OSError) as exc:
-            raise PeerLostError(f"connection lost while receiving: {type(exc).__name__}") from None
-
-    async def fill(self, wire: WireConnection) -> bool:
-        data = await self.receive()
-        if not data:
-            wire.receive_eof()
-            return False
-        wire.receive_data(data)
-        return True
-
-    def close(self) -> None:
-        if not self._writer.is_closing():
-            self._writer.close()
-
-    async def wait_closed(self) -> None:
-        try:
-            await asyncio.wait_for(self._writer.wait_closed(), 2.0)
-        except (ConnectionError, OSError, TimeoutError, asyncio.CancelledError):
-            pass
-
-    def abort(self) -> None:
-        """Drop the connection at once (no TLS close_notify)."""
-        transport = self._writer.transport
-        transport.abort()
-
-    @property
-    def peername(self) -> str:
-        addr = self._writer.get_extra_info("peername")
-        return f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else str(addr)
 
 
 def _write_pieces(parts: Sequence[Buffer]) -> list[Buffer]:
