@@ -64,7 +64,9 @@ def run_ours(op: str, size: int, repeat: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])["results"][0]
 
 
-def run_mpyc(op: str, size: int, repeat: int) -> dict:
+def _mpyc_once(op: str, size: int, repeat: int, timeout: float) -> list[dict]:
+    """Run the 3 MPyC parties once; a party that dies makes us stop the others (MPyC would wait
+    for it forever) and raise, so the caller can retry on fresh ports."""
     base = free_port_base()
     env = dict(os.environ, BENCH_OP=op, BENCH_SIZE=str(size), BENCH_REPEAT=str(repeat))
     procs = [
@@ -85,12 +87,34 @@ def run_mpyc(op: str, size: int, repeat: int) -> dict:
         )
         for i in range(3)
     ]
-    reports = []
-    for p in procs:
-        out, err = p.communicate(timeout=3600)
-        if p.returncode != 0:
-            raise RuntimeError(f"MPyC party exited {p.returncode}: {err[-500:]}")
-        reports.append(json.loads(out.strip().splitlines()[-1]))
+    deadline = time.monotonic() + timeout
+    try:
+        while any(p.poll() is None for p in procs):
+            failed = [p for p in procs if p.poll() not in (None, 0)]
+            if failed or time.monotonic() > deadline:
+                why = f"exited {failed[0].returncode}" if failed else f"ran past {timeout:g}s"
+                raise RuntimeError(f"an MPyC party {why}")
+            time.sleep(0.2)
+        reports = []
+        for p in procs:
+            out, err = p.communicate()
+            if p.returncode != 0:
+                raise RuntimeError(f"MPyC party exited {p.returncode}: {err[-500:]}")
+            reports.append(json.loads(out.strip().splitlines()[-1]))
+        return reports
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def run_mpyc(op: str, size: int, repeat: int, timeout: float = 900.0) -> dict:
+    try:
+        reports = _mpyc_once(op, size, repeat, timeout)
+    except RuntimeError as exc:
+        print(f"  (MPyC {op} {size}: {exc}; retrying once on other ports)", flush=True)
+        reports = _mpyc_once(op, size, repeat, timeout)
     per_rep = [max(v) for v in zip(*(r["online_seconds"] for r in reports), strict=True)]
     return {
         "online_seconds": statistics.median(per_rep),
