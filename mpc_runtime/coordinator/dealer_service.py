@@ -24,7 +24,12 @@ import sys
 from typing import Any
 
 from mpc_runtime.config import ClusterConfig
-from mpc_runtime.coordinator.protocol import cluster_check, control, send_quietly, short
+from mpc_runtime.coordinator.protocol import (
+    control,
+    send_quietly,
+    service_listener,
+    short,
+)
 from mpc_runtime.errors import (
     ConfigError,
     MPCError,
@@ -35,8 +40,6 @@ from mpc_runtime.errors import (
 from mpc_runtime.ids import Identity, Role
 from mpc_runtime.preprocessing.state import DEFAULT_BUDGET, DealerState, components_from_wire
 from mpc_runtime.transport.channel import Channel
-from mpc_runtime.transport.connect import Listener
-from mpc_runtime.transport.mesh import tls_files
 from mpc_runtime.wire import MsgKind
 
 log = logging.getLogger("mpc.dealer")
@@ -145,18 +148,7 @@ async def run_dealer(cfg: ClusterConfig, *, budget: int | None = None, wait: flo
     def admit(peer: Identity) -> bool:
         return peer.role is Role.PARTY and peer.party_id in cfg.party_ids
 
-    listener = Listener(
-        cfg.dealer.listen_host,
-        cfg.dealer.port,
-        ctx=tls_files(cfg, me).server(),
-        me=me,
-        cluster=cfg.name,
-        hello={"cluster": cfg.name},
-        admit=admit,
-        max_frame_bytes=cfg.limits.max_frame_bytes,
-        handshake_timeout=cfg.timeouts.round,
-        check=cluster_check(cfg.name),
-    )
+    listener = service_listener(cfg, me, cfg.dealer, admit)
     await listener.start()
     _say(f"listening on {cfg.dealer.listen_host}:{cfg.dealer.port}")
     clean: set[int] = set()

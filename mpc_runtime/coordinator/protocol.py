@@ -9,14 +9,18 @@ May import: transport, wire, errors, ids.
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from mpc_runtime.errors import MPCError, PeerIdentityError
+from mpc_runtime.errors import PeerIdentityError
 from mpc_runtime.ids import Identity
 from mpc_runtime.transport.channel import Channel
-from mpc_runtime.transport.connect import HelloCheck
+from mpc_runtime.transport.connect import HelloCheck, Listener
+from mpc_runtime.transport.mesh import tls_files
 from mpc_runtime.wire import Message, MsgKind
+
+if TYPE_CHECKING:
+    from mpc_runtime.config import ClusterConfig, Endpoint
 
 SEND_TIMEOUT = 1.0
 """Bound on writing one control message to a peer whose buffers are full."""
@@ -32,18 +36,32 @@ def cluster_check(cluster: str) -> HelloCheck:
     return check
 
 
+def service_listener(
+    cfg: ClusterConfig, me: Identity, endpoint: Endpoint, admit: Callable[[Identity], bool]
+) -> Listener:
+    """The TLS listener of a service (coordinator or dealer): cluster-only HELLO, round-timeout
+    handshake bound, admitting whom ``admit`` accepts."""
+    return Listener(
+        endpoint.listen_host,
+        endpoint.port,
+        ctx=tls_files(cfg, me).server(),
+        me=me,
+        cluster=cfg.name,
+        hello={"cluster": cfg.name},
+        admit=admit,
+        max_frame_bytes=cfg.limits.max_frame_bytes,
+        handshake_timeout=cfg.timeouts.round,
+        check=cluster_check(cfg.name),
+    )
+
+
 def control(me: Identity, job: str, body: dict[str, Any]) -> Message:
     return Message(MsgKind.CONTROL, sender=me.label, job=job, body=body)
 
 
 async def send_quietly(ch: Channel, msg: Message, timeout: float = SEND_TIMEOUT) -> bool:
     """Best-effort, bounded send; True if it was written."""
-    try:
-        async with asyncio.timeout(timeout):
-            await ch.send(msg)
-    except (MPCError, TimeoutError, OSError):
-        return False
-    return True
+    return await ch.send_quietly(msg, timeout)
 
 
 def short(text: object, limit: int = 300) -> str:

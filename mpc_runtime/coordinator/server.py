@@ -33,7 +33,12 @@ from pydantic import ValidationError
 
 from mpc_runtime.config import ClusterConfig
 from mpc_runtime.coordinator.dealer_service import DealerService
-from mpc_runtime.coordinator.protocol import cluster_check, control, send_quietly, short
+from mpc_runtime.coordinator.protocol import (
+    control,
+    send_quietly,
+    service_listener,
+    short,
+)
 from mpc_runtime.coordinator.spec import JobSpec, check_against_cluster, spec_hash
 from mpc_runtime.errors import (
     ConnectError,
@@ -48,7 +53,6 @@ from mpc_runtime.errors import (
 from mpc_runtime.ids import Identity, Role
 from mpc_runtime.transport.channel import Channel
 from mpc_runtime.transport.connect import Listener
-from mpc_runtime.transport.mesh import tls_files
 from mpc_runtime.wire import MsgKind
 
 log = logging.getLogger("mpc.coordinator")
@@ -150,18 +154,7 @@ class Coordinator:
         def admit(peer: Identity) -> bool:
             return peer.role in (Role.PARTY, Role.RECIPIENT) and cfg.knows(peer)
 
-        listener = Listener(
-            cfg.coordinator.listen_host,
-            cfg.coordinator.port,
-            ctx=tls_files(cfg, self.me).server(),
-            me=self.me,
-            cluster=cfg.name,
-            hello={"cluster": cfg.name},
-            admit=admit,
-            max_frame_bytes=cfg.limits.max_frame_bytes,
-            handshake_timeout=cfg.timeouts.round,
-            check=cluster_check(cfg.name),
-        )
+        listener = service_listener(cfg, self.me, cfg.coordinator, admit)
         await listener.start()
         where = f"{cfg.coordinator.listen_host}:{cfg.coordinator.port}"
         what = (

@@ -202,11 +202,7 @@ class ControlClient:
 
     async def aclose(self) -> None:
         self._closing = True
-        try:
-            async with asyncio.timeout(0.5):
-                await self.ch.send(Message(MsgKind.BYE, sender=self.me.label, job=self.job))
-        except (MPCError, TimeoutError, OSError):
-            pass
+        await self.ch.send_quietly(Message(MsgKind.BYE, sender=self.me.label, job=self.job), 0.5)
         if self._task is not None:
             self._task.cancel()
         await self.ch.aclose()

@@ -21,6 +21,7 @@ from typing import Any
 
 from mpc_runtime.config import ClusterConfig
 from mpc_runtime.coordinator.audit import AuditLog
+from mpc_runtime.coordinator.protocol import cluster_check
 from mpc_runtime.coordinator.relay import SealedRelay
 from mpc_runtime.coordinator.spec import JobSpec, spec_hash
 from mpc_runtime.errors import MPCError, SpecMismatch, UsageError
@@ -46,16 +47,6 @@ class PartyResult:
     ledger: Ledger = field(default_factory=Ledger)
 
 
-def _cluster_only(cluster: str) -> Any:
-    from mpc_runtime.errors import PeerIdentityError
-
-    def check(peer: Identity, body: dict[str, Any]) -> None:
-        if body.get("cluster") != cluster:
-            raise PeerIdentityError(f"{peer.label} belongs to another cluster", peer=peer.label)
-
-    return check
-
-
 async def _dial_service(
     cfg: ClusterConfig, me: Identity, host: str, port: int, expected: Identity, deadline: float
 ) -> Any:
@@ -69,7 +60,7 @@ async def _dial_service(
         hello={"cluster": cfg.name},
         deadline=deadline,
         max_frame_bytes=cfg.limits.max_frame_bytes,
-        check=_cluster_only(cfg.name),
+        check=cluster_check(cfg.name),
     )
 
 

@@ -130,7 +130,7 @@ class Session:
             if isinstance(err, SessionAborted) and err.peer == Identity.party(pid).label:
                 continue
             msg = Message(MsgKind.ABORT, sender=self.identity.label, job=self.job, body=body)
-            sends.append(self._send_quietly(ch, msg))
+            sends.append(ch.send_quietly(msg, 0.5))
         if sends:
             await asyncio.gather(*sends)
         for ch in self.channels.values():
@@ -143,17 +143,10 @@ class Session:
                 pass
 
     # ---- internals -------------------------------------------------------------------------
-    async def _send_quietly(self, ch: Channel, msg: Message) -> None:
-        try:
-            async with asyncio.timeout(0.5):
-                await ch.send(msg)
-        except (MPCError, TimeoutError, OSError):
-            pass
-
     async def _goodbye(self) -> None:
         """Say BYE to everyone and wait (bounded) for everyone's BYE, then close."""
         msg = Message(MsgKind.BYE, sender=self.identity.label, job=self.job)
-        await asyncio.gather(*(self._send_quietly(ch, msg) for ch in self.channels.values()))
+        await asyncio.gather(*(ch.send_quietly(msg, 0.5) for ch in self.channels.values()))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.round_timeout
         while len(self._bye) < len(self.channels):

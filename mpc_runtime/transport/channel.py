@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from mpc_runtime.errors import DecodeError, PeerLostError, RemoteProtocolError
+from mpc_runtime.errors import DecodeError, MPCError, PeerLostError, RemoteProtocolError
 from mpc_runtime.ids import Identity
 from mpc_runtime.transport.link import Link
 from mpc_runtime.wire import DEFAULT_MAX_FRAME, Message, MsgKind, WireConnection
@@ -58,6 +58,16 @@ class Channel:
                 f"{self.peer.label} was lost ({exc.message})", peer=self.peer.label
             ) from None
         return self.wire.bytes_sent - before
+
+    async def send_quietly(self, msg: Message, timeout: float = 1.0) -> bool:
+        """Best-effort send bounded by ``timeout`` (an ABORT or BYE to a peer that may be gone);
+        True if it was written, False if the peer was lost, slow or refused."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self.send(msg)
+        except (MPCError, TimeoutError, OSError):
+            return False
+        return True
 
     async def receive(self) -> Message | None:
         """The next message, or None at a clean end of stream (the caller decides if it was).

@@ -299,17 +299,8 @@ class Listener:
         self._changed.set()
 
     async def _send_abort(self, ch: Channel, code: str, reason: str) -> None:
-        try:
-            async with asyncio.timeout(1.0):
-                await ch.send(
-                    Message(
-                        MsgKind.ABORT,
-                        sender=self._me.label,
-                        body={"code": code, "reason": reason[:200]},
-                    )
-                )
-        except (MPCError, TimeoutError, OSError):
-            pass
+        body = {"code": code, "reason": reason[:200]}
+        await ch.send_quietly(Message(MsgKind.ABORT, sender=self._me.label, body=body))
 
     @property
     def connected(self) -> set[Identity]:
