@@ -22,5 +22,5 @@ async def main(ctx):  # type: ignore[no-untyped-def]
     values = stack([shares[p] for p in ctx.parties])
     largest = await maximum(ctx, values)  # 9 rounds per tournament level
     beats = await gt(ctx, shares[1], shares[2])  # 8 rounds
-    await ctx.reveal("largest", largest.share)
-    await ctx.reveal("one_beats_two", beats.share)
+    await ctx.reveal("largest", largest)
+    await ctx.reveal("one_beats_two", beats)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -39,6 +39,16 @@ class Endpoint(_Strict):
     @property
     def listen_host(self) -> str:
         return self.bind if self.bind is not None else self.host
+
+
+class CoordinatorConfig(Endpoint):
+    """The coordinator's address, and whether it also acts as the dealer (an explicit opt-in:
+    a coordinator that deals can, with any one party, see every masked value)."""
+
+    embedded_dealer: bool = Field(
+        default=False,
+        description="run the dealer inside the coordinator (trusted coordinator; testing only)",
+    )
 
 
 class PartyConfig(Endpoint):
@@ -79,8 +89,11 @@ class ClusterConfig(_Strict):
     name: Name
     cert_dir: Path
     parties: list[PartyConfig] = Field(min_length=2)
-    coordinator: Endpoint
+    coordinator: CoordinatorConfig
     dealer: Endpoint | None = None
+    preprocessing: Literal["ot", "dealer"] = Field(
+        default="ot", description="default provider of preprocessing material for jobs"
+    )
     recipients: list[RecipientConfig] = Field(default_factory=list)
     timeouts: Timeouts = Field(default_factory=Timeouts)
     limits: Limits = Field(default_factory=Limits)
@@ -133,11 +146,6 @@ class ClusterConfig(_Strict):
             if p.name == name or str(p.id) == name:
                 return p
         return None
-
-    @property
-    def dealer_endpoint(self) -> Endpoint:
-        """Where the dealer listens: its own endpoint, or inside the coordinator."""
-        return self.dealer if self.dealer is not None else self.coordinator
 
     @property
     def identities(self) -> list[Identity]:

@@ -8,6 +8,7 @@ This module imports nothing of ours but :mod:`mpc_runtime.errors`.
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -16,7 +17,9 @@ from typing import NewType
 PartyId = NewType("PartyId", int)
 JobId = NewType("JobId", str)
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+_PARTY_ID = re.compile(r"[1-9][0-9]{0,3}")
+"""Canonical party ids: plain decimal integers 1..9999, no sign, zeros, underscores or spaces."""
 
 
 class Role(StrEnum):
@@ -26,6 +29,7 @@ class Role(StrEnum):
     COORDINATOR = "coordinator"
     DEALER = "dealer"
     RECIPIENT = "recipient"
+    CONTRIBUTOR = "contributor"
 
 
 @dataclass(frozen=True, order=True)
@@ -36,12 +40,21 @@ class Identity:
     name: str
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
-            raise ValueError(f"invalid identity name {self.name!r}")
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+            raise ValueError("invalid identity name")
+        if self.role is Role.PARTY and not _PARTY_ID.fullmatch(self.name):
+            raise ValueError("a party is named by its id, a plain integer such as 1")
+        if self.role in (Role.COORDINATOR, Role.DEALER) and self.name != self.role.value:
+            raise ValueError(f"the {self.role.value} has no other name")
 
     @classmethod
     def party(cls, pid: int) -> Identity:
-        return cls(Role.PARTY, str(int(pid)))
+        if isinstance(pid, bool):
+            raise ValueError("a party id is an integer")
+        try:
+            return cls(Role.PARTY, str(operator.index(pid)))
+        except TypeError:
+            raise ValueError("a party id is an integer") from None
 
     @classmethod
     def coordinator(cls) -> Identity:

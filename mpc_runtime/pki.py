@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_DAYS",
+    "certificate_problem",
+    "der_certificate_problem",
     "ensure_cluster_certs",
     "generate_key",
     "hosts_for",
@@ -360,6 +362,37 @@ def identity_from_der(der: bytes | None, cluster: str) -> Identity:
     return identity_from_cert(cert, cluster)
 
 
+def _when(t: _dt.datetime) -> str:
+    return t.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def certificate_problem(
+    cert: x509.Certificate, ca_cert: x509.Certificate | None, now: _dt.datetime | None = None
+) -> str | None:
+    """Why TLS would refuse ``cert`` against ``ca_cert``, in words, or None if it looks valid.
+
+    Used to explain a refused handshake: "expired on 2026-01-01 00:00 UTC", "not valid before
+    ...", "not issued by this cluster's CA".
+    """
+    now = now or _now()
+    if cert.not_valid_after_utc < now:
+        return f"expired on {_when(cert.not_valid_after_utc)}"
+    if cert.not_valid_before_utc > now:
+        return f"not valid before {_when(cert.not_valid_before_utc)}"
+    if ca_cert is not None and not verify_issued_by(cert, ca_cert):
+        return "not issued by this cluster's CA"
+    return None
+
+
+def der_certificate_problem(der: bytes, ca_cert: x509.Certificate | None) -> str | None:
+    """:func:`certificate_problem` for a DER certificate (None if it cannot be parsed)."""
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError:
+        return "an unparsable certificate"
+    return certificate_problem(cert, ca_cert)
+
+
 def cert_identity_or_none(cert: x509.Certificate, cluster: str) -> Identity | None:
     """Like :func:`identity_from_cert` but None instead of raising (for listings)."""
     try:
@@ -485,7 +518,7 @@ def hosts_for(cfg: ClusterConfig, identity: Identity) -> list[str]:
     if identity.role is Role.COORDINATOR:
         return [cfg.coordinator.host]
     if identity.role is Role.DEALER:
-        return [cfg.dealer_endpoint.host]
+        return [(cfg.dealer or cfg.coordinator).host]
     return []
 
 

@@ -1,57 +1,97 @@
 """Job programs: ``async def job(ctx) -> None`` run identically on every party.
 
-Each reads its private input from ``ctx.inputs`` and public parameters from ``ctx.params``,
-validates the input *at its owner before any share leaves* (a bad input raises
-:class:`~mpc_runtime.errors.InputError` there; the session then aborts every peer), and
-reveals only the named outputs through ``ctx.reveal`` (which enforces the job's reveal policy).
-Every party is an input owner.  Costs (n parties; rounds online):
+Each reads its private input through the job's declarations (``share_declared``: the owner
+validates the value against its declared bounds before any share leaves) and public parameters
+from ``ctx.params``, and reveals only the named outputs through ``ctx.reveal`` (which enforces the
+job's reveal policy).  Every party is an input owner.  Costs (n parties; rounds online):
 
-* :func:`secure_sum_job` - input ``value`` (int; scalar or ``params["shape"]``); output
-  ``total``.  1 round to share + 1 reveal round; ``8 (n - 1)`` bytes/element/party to share.
-* :func:`average_job` - input ``value``; output ``average``.  The parties reveal the integer
-  (or, with ``params["frac_bits"]``, fixed-point) *sum* under the name ``average`` and each
-  recipient divides by the public count n locally, so ``ctx.outputs["average"]`` is a float.
-  The average reveals exactly what the sum does.  Same cost as the sum.
-* :func:`vote_job` - ``params["options"]``: list of option names; input ``choice``: an option
-  index.  The voter encodes a one-hot vector locally; ``tally`` (votes per option) is the sum.
-  1 + 1 rounds; ``8 (n - 1) * len(options)`` bytes per voter to share.
-* :func:`referendum_job` - input ``vote`` in {0, 1} (1 = yes); reveals only ``outcome``:
-  ``[2 * yes >= n]`` (1 = YES, 0 = NO; a tie is YES), never the count.  1 + 8 (ge) + 1 rounds.
-* :func:`auction_job` - input ``bid`` (int, 0 <= bid <= 2^62 - 1).  First price: reveals
-  ``winning_bid`` and ``winner`` (the party id of the highest bidder; ties go to the lowest
-  party id).  ``params["second_price"]``: reveals ``winner`` and ``price`` (the second-highest
-  bid: the winner's bid masked out by ``bids * (1 - onehot)``, then the maximum again).
-  Losing bids stay hidden.  Rounds: 1 + 9 ceil(log2 n) + reveals; second price adds
-  1 (mul) + 9 ceil(log2 n).
+* :func:`secure_sum_job` - input ``value``; output ``total``: 1 round to share + 1 reveal round.
+* :func:`average_job` - input ``value``; output ``average``: the sum revealed with the public
+  divisor n (each recipient divides), so it reveals exactly what the sum does.  Same cost.
+* :func:`vote_job` - ``params["options"]``: option names; input ``choice`` (an index).  The voter
+  encodes a one-hot vector locally; ``tally`` is the sum.  1 + 1 rounds.
+* :func:`referendum_job` - input ``vote`` in {0, 1}; reveals only ``outcome`` = ``[2 yes >= n]``
+  (a tie is YES), never the count: 1 + 8 (comparison) + 1 rounds.
+* :func:`auction_job` - input ``bid`` (declared bounds, e.g. ``[0, 10^9]``).  First price:
+  ``winning_bid`` and ``winner`` (party id of the highest bid; ties to the lowest id).
+  ``params["second_price"]``: ``winner`` and ``price`` (the second-highest bid).  Rounds:
+  1 + 9 ceil(log2 n) + reveals; second price adds 1 + 9 ceil(log2 n).
+
+What an output lets a participant infer is stated by each program's ``privacy`` function (see
+:func:`privacy_notes`); the runtime prints it before the job runs.
 
 May import: numpy, ``mpc_runtime.runtime``, ``mpc_runtime.sharing``, ``mpc_runtime.errors``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from mpc_runtime.errors import InputError, UsageError
 from mpc_runtime.runtime import Context
-from mpc_runtime.sharing.ring import INT_MAX
 from protocols.arith import mul, secure_sum
 from protocols.compare import ge
-from protocols.io import share_inputs
+from protocols.io import share_declared, share_inputs
 from protocols.select import argmax, index_from_onehot, maximum
 from protocols.types import Shared, public, stack
 
+PrivacyNotes = Callable[[int, dict[str, Any]], list[str]]
 
-def _shape(ctx: Context) -> tuple[int, ...]:
-    raw = ctx.params.get("shape", ())
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return (raw,)
-    if isinstance(raw, list | tuple) and all(
-        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in raw
-    ):
-        return tuple(raw)
-    raise UsageError("params['shape'] must be an int or a list of non-negative ints")
+
+def privacy(notes: PrivacyNotes) -> Callable[[Any], Any]:
+    """Attach ``notes(n_parties, params) -> [warning, ...]`` to a job program."""
+
+    def mark(fn: Any) -> Any:
+        fn.privacy = notes
+        return fn
+
+    return mark
+
+
+def privacy_notes(program: Any, n: int, params: dict[str, Any]) -> list[str]:
+    """What the outputs of ``program`` let participants infer about inputs (may be empty)."""
+    notes = getattr(program, "privacy", None)
+    return list(notes(n, params)) if callable(notes) else []
+
+
+def _sum_notes(n: int, params: dict[str, Any]) -> list[str]:
+    if n == 2:
+        return [
+            "with 2 parties the result determines the other party's input: each of you can"
+            " subtract your own input from the total"
+        ]
+    return [
+        f"the result is a sum of {n} inputs: any {n - 1} parties together can compute the"
+        " remaining party's input from it"
+    ]
+
+
+def _vote_notes(n: int, params: dict[str, Any]) -> list[str]:
+    return [
+        "a unanimous tally reveals every ballot; in general a tally shows how many voters chose"
+        " each option"
+    ]
+
+
+def _referendum_notes(n: int, params: dict[str, Any]) -> list[str]:
+    if n <= 3:
+        return [
+            f"with {n} voters the outcome can reveal ballots: a voter on the losing side learns"
+            " that every other voter voted the other way"
+        ]
+    return ["only YES or NO is revealed; a voter learns nothing more than the outcome implies"]
+
+
+def _auction_notes(n: int, params: dict[str, Any]) -> list[str]:
+    if params.get("second_price"):
+        note = "the price is the second-highest bid, so that bidder's bid is revealed"
+        if n == 2:
+            note += "; with 2 bidders that is the losing bid"
+        return [note]
+    return ["the winning bid is revealed; losing bids are hidden except that they are lower"]
 
 
 def _small_int(value: Any, name: str, lo: int, hi: int) -> int:
@@ -63,58 +103,62 @@ def _small_int(value: Any, name: str, lo: int, hi: int) -> int:
     return int(value)
 
 
-async def _sum_all(ctx: Context, value: Any, shape: tuple[int, ...], frac_bits: int) -> Shared:
-    shares = await share_inputs(ctx, value, owners=ctx.parties, shape=shape, frac_bits=frac_bits)
-    return secure_sum(ctx, shares)
-
-
+@privacy(_sum_notes)
 async def secure_sum_job(ctx: Context) -> None:
     """Every party inputs ``value``; reveals ``total``."""
-    total = await _sum_all(ctx, ctx.inputs.get("value"), _shape(ctx), 0)
-    await ctx.reveal("total", total.share)
+    total = secure_sum(ctx, await share_declared(ctx, "value"))
+    await ctx.reveal("total", total)
 
 
+@privacy(_sum_notes)
 async def average_job(ctx: Context) -> None:
     """Every party inputs ``value``; reveals ``average`` (the sum / n at the recipient)."""
-    f = ctx.params.get("frac_bits", 0)
-    total = await _sum_all(ctx, ctx.inputs.get("value"), _shape(ctx), f)
-    await ctx.reveal("average", total.share, frac_bits=f, divisor=ctx.n)
+    shares = await share_declared(ctx, "value")
+    await ctx.reveal("average", secure_sum(ctx, shares), divisor=len(shares))
 
 
+@privacy(_vote_notes)
 async def vote_job(ctx: Context) -> None:
     """Input ``choice`` (an index into ``params['options']``); reveals only ``tally``."""
     options = ctx.params.get("options")
     if not isinstance(options, list | tuple) or not options:
         raise UsageError("params['options'] must be a non-empty list")
     k = len(options)
-    choice = _small_int(ctx.inputs.get("choice"), "choice", 0, k - 1)
-    onehot = np.zeros(k, dtype=np.int64)
-    onehot[choice] = 1
-    tally = await _sum_all(ctx, onehot, (k,), 0)
-    await ctx.reveal("tally", tally.share)
+    owners = [d.party for d in ctx.declared_inputs("choice")]
+    if not owners:
+        raise UsageError("the job declares no input named 'choice'")
+    onehot = None
+    if ctx.party_id in owners:
+        choice = _small_int(ctx.inputs.get("choice"), "choice", 0, k - 1)
+        onehot = np.zeros(k, dtype=np.int64)
+        onehot[choice] = 1
+    ballots = await share_inputs(ctx, onehot, owners=owners, shape=(k,), bounds=(0, 1))
+    await ctx.reveal("tally", secure_sum(ctx, ballots))
 
 
+@privacy(_referendum_notes)
 async def referendum_job(ctx: Context) -> None:
     """Input ``vote`` (1 = yes, 0 = no); reveals only ``outcome`` = [2 * yes >= n]."""
-    vote = _small_int(ctx.inputs.get("vote"), "vote", 0, 1)
-    yes = await _sum_all(ctx, vote, (), 0)
-    outcome = await ge(ctx, yes.mul_public(2), public(ctx.n, ctx.is_first))
-    await ctx.reveal("outcome", outcome.share)
+    votes = await share_declared(ctx, "vote")
+    yes = secure_sum(ctx, votes)
+    n = len(votes)
+    outcome = await ge(ctx, yes.mul_public(2), public(n, ctx.is_first))
+    await ctx.reveal("outcome", outcome)
 
 
+@privacy(_auction_notes)
 async def auction_job(ctx: Context) -> None:
-    """Input ``bid`` >= 0; reveals ``winner`` and ``winning_bid`` (or ``price`` if second price)."""
-    bid = _small_int(ctx.inputs.get("bid"), "bid", 0, INT_MAX)
-    shares = await share_inputs(ctx, bid, owners=ctx.parties, shape=())
-    bids = stack([shares[p] for p in ctx.parties])
+    """Input ``bid``; reveals ``winner`` and ``winning_bid`` (or ``price`` if second price)."""
+    shares = await share_declared(ctx, "bid")
+    owners = sorted(shares)
+    bids = stack([shares[p] for p in owners])
     best, onehot = await argmax(ctx, bids)
-    winner = index_from_onehot(onehot, ctx.parties)
+    winner = index_from_onehot(onehot, owners)
+    await ctx.reveal("winner", winner)
     if ctx.params.get("second_price"):
         keep = (-onehot).add_public(1, ctx.is_first)
-        others = await mul(ctx, bids, keep)
+        others: Shared = await mul(ctx, bids, keep)
         price = await maximum(ctx, others)
-        await ctx.reveal("winner", winner.share)
-        await ctx.reveal("price", price.share)
+        await ctx.reveal("price", price)
     else:
-        await ctx.reveal("winner", winner.share)
-        await ctx.reveal("winning_bid", best.share)
+        await ctx.reveal("winning_bid", best)

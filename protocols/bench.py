@@ -50,11 +50,12 @@ from typing import Any
 import numpy as np
 
 from mpc_runtime.errors import LocalProtocolError, UsageError
+from mpc_runtime.preprocessing.requests import Component
 from mpc_runtime.runtime import Context
-from mpc_runtime.sharing.dealer import Component
 from mpc_runtime.sharing.prg import PRG, SEED_BYTES
 from protocols.compare import EQ_AND_BITS, LT_AND_BITS, _components
 from protocols.select import levels
+from protocols.types import RING_MAX, RING_MIN, Shared
 
 OPS = ("input", "sum", "mul", "lt", "eq", "argmax")
 MAX_ARGMAX = 2048
@@ -62,6 +63,7 @@ MAX_ARGMAX = 2048
 CHECK_HEAD = 4
 VALUE_BITS = 31
 """Operands are uniform in [-2^31, 2^31) (products fit the signed 64-bit ring exactly)."""
+BOUNDS = (-(2**VALUE_BITS), 2**VALUE_BITS - 1)
 
 
 def expected_rounds(op: str, size: int) -> int:
@@ -227,9 +229,9 @@ async def _run_op(ctx: Any, op: str, size: int, mine: np.ndarray | None, operand
     from protocols.select import argmax
 
     if op == "input":
-        return await share_input(ctx, mine, 1, shape=(size,))
+        return await share_input(ctx, mine, 1, shape=(size,), bounds=BOUNDS)
     if op == "sum":
-        got = await share_inputs(ctx, mine, owners=ctx.parties, shape=(size,))
+        got = await share_inputs(ctx, mine, owners=ctx.parties, shape=(size,), bounds=BOUNDS)
         return secure_sum(ctx, got)
     if op == "mul":
         return await mul(ctx, operands[1], operands[2])
@@ -252,7 +254,9 @@ async def bench_job(ctx: Context) -> None:
     mine = test_data(seed, me, size, op) if me in owners(op, ctx.n) else None
     operands = None
     if op in ("mul", "lt", "eq", "argmax"):  # setup, not timed
-        operands = await share_inputs(ctx, mine, owners=owners(op, ctx.n), shape=(size,))
+        operands = await share_inputs(
+            ctx, mine, owners=owners(op, ctx.n), shape=(size,), bounds=BOUNDS
+        )
     plan = material_plan(op, size)
     online_s: list[float] = []
     offline_s: list[float] = []
@@ -274,7 +278,9 @@ async def bench_job(ctx: Context) -> None:
             raise LocalProtocolError("bench: prefetched material was left over")
         counts = ctx.ledger.total(ONLINE, str(opctx.path))
         sums.append(checksum(out.share))
-    got = await ctx.reveal("checksum", np.concatenate(sums), to=["party:1"])
+    # A checksum is a ring value mod 2^64 by design: declared over the whole ring.
+    total = Shared(np.concatenate(sums), 0, RING_MIN, RING_MAX)
+    got = await ctx.reveal("checksum", total, to=["party:1"])
     report: dict[str, Any] = {
         "op": op,
         "size": size,

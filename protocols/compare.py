@@ -1,9 +1,9 @@
 """Secure comparison of shared 64-bit ring values: less-than and equality in 8 online rounds.
 
-Signed inputs must lie in ``[INT_MIN, INT_MAX] = [-2^62, 2^62 - 1]`` (what
-:mod:`mpc_runtime.sharing.ring` accepts) so that ``d = x - y`` never wraps and
-``x < y  <=>  MSB(d) = 1``.  Equality is exact for *all* 64-bit ring values.  Results are
-shared 0/1 integers (``frac_bits = 0``); fixed-point operands must have equal ``frac_bits``.
+The operands' public bounds guarantee that ``d = x - y`` does not wrap (the subtraction of two
+:class:`~mpc_runtime.sharing.shared.Shared` values refuses otherwise), so
+``x < y  <=>  MSB(d) = 1`` and ``x == y <=> d == 0`` exactly.  Results are shared 0/1 integers
+(``frac_bits = 0``, bounds ``[0, 1]``); fixed-point operands must have equal ``frac_bits``.
 
 Protocol (Catrina & de Hoogh, "Improved Primitives for Secure Multiparty Integer Computation",
 SCN 2010, for the masked-opening comparison and the log-depth prefix circuit; Escudero,
@@ -51,9 +51,9 @@ import numpy as np
 import numpy.typing as npt
 
 from mpc_runtime.errors import LocalProtocolError
+from mpc_runtime.preprocessing.requests import Component
 from mpc_runtime.runtime import Context
 from mpc_runtime.sharing import beaver
-from mpc_runtime.sharing.dealer import Component
 from protocols.io import open_raw, open_xor_raw
 from protocols.types import U64, Shared, contig
 
@@ -194,7 +194,11 @@ def _diff(x: Shared, y: Shared) -> tuple[U64, tuple[int, ...]]:
         raise LocalProtocolError("comparisons take two Shared values")
     if x.shape != y.shape:
         raise LocalProtocolError(f"comparison operands differ in shape: {x.shape} vs {y.shape}")
-    return contig((x - y).share.reshape(-1)), x.shape
+    return contig((x - y).share.reshape(-1)), x.shape  # x - y refuses a difference that could wrap
+
+
+def _bit(share: U64, shape: tuple[int, ...]) -> Shared:
+    return Shared(contig(share.reshape(shape)), 0, 0, 1)
 
 
 def _one_minus(s: Shared, is_first: bool) -> Shared:
@@ -202,10 +206,10 @@ def _one_minus(s: Shared, is_first: bool) -> Shared:
 
 
 async def lt(ctx: Context, x: Shared, y: Shared) -> Shared:
-    """Shared ``[x < y]`` (0/1) for values in [-2^62, 2^62 - 1]: 8 rounds."""
+    """Shared ``[x < y]`` (0/1): 8 rounds."""
     ctx = ctx.scope("lt")
     d, shape = _diff(x, y)
-    return Shared(contig((await _msb(ctx, d)).reshape(shape)))
+    return _bit(await _msb(ctx, d), shape)
 
 
 async def gt(ctx: Context, x: Shared, y: Shared) -> Shared:
@@ -227,10 +231,18 @@ async def le(ctx: Context, x: Shared, y: Shared) -> Shared:
 
 
 async def eq(ctx: Context, x: Shared, y: Shared) -> Shared:
-    """Shared ``[x == y]`` (0/1), exact for all 64-bit ring values: 8 rounds."""
+    """Shared ``[x == y]`` (0/1): 8 rounds.
+
+    Exact for any operands: ``x - y == 0 (mod 2^64)`` iff ``x == y`` for values inside the ring's
+    no-wrap range, which every Shared value is, so the difference may wrap without harm.
+    """
     ctx = ctx.scope("eq")
-    d, shape = _diff(x, y)
-    return Shared(contig((await _is_zero(ctx, d)).reshape(shape)))
+    if not isinstance(x, Shared) or not isinstance(y, Shared):
+        raise LocalProtocolError("comparisons take two Shared values")
+    if x.shape != y.shape or x.frac_bits != y.frac_bits:
+        raise LocalProtocolError("eq operands differ in shape or frac_bits")
+    d = contig(np.subtract(x.share, y.share).reshape(-1))
+    return _bit(await _is_zero(ctx, d), x.shape)
 
 
 def lt_payload_bytes(m: int, n: int, and_bits: Sequence[int] = LT_AND_BITS) -> int:

@@ -1,57 +1,109 @@
-"""Getting private inputs into shares and opening shared values.
+"""Getting private inputs into shares, with their declared bounds; masked openings.
 
-* :func:`share_input` - one owner secret-shares its value: **1 online round**; the owner sends
-  ``8 * (n - 1)`` bytes per element (one uint64 share to each peer), the others send nothing.
-* :func:`share_inputs` - every listed owner shares its value at once, in **1 online round**;
-  each owner sends ``8 * (n - 1)`` bytes per element, a non-owner sends 0.
-* :func:`open_value` - every party learns the value: **1 online round**, ``8 * (n - 1)`` bytes
-  per element per party.  For protocol-internal openings and tests only: outputs to users go
-  through ``ctx.reveal(name, x.share, frac_bits=x.frac_bits)``, which enforces the reveal policy.
+* :func:`share_declared` - every owner of the job's input ``name`` shares it, with the encoding,
+  shape and bounds the job spec declares: **1 online round**, ``8 * (n - 1)`` bytes per element
+  per owner (a non-owner sends 0).
+* :func:`share_inputs` / :func:`share_input` - the same for explicit owners, shape and bounds.
+* :func:`open_value` - every party learns the value: **1 round**, ``8 * (n - 1)`` bytes per
+  element per party.  Allowed only where the session's policy allows unnamed openings (in-memory
+  tests and benchmarks); outputs to users go through ``ctx.reveal(name, x)``, which enforces the
+  reveal policy.  :func:`open_raw` / :func:`open_xor_raw` are the protocol-internal openings of
+  values already masked by uniformly random material.
 
 Additive n-out-of-n sharing over Z_2^64 (any n - 1 shares are uniform and independent of the
 secret); shares come from :mod:`mpc_runtime.sharing.additive` (AES-CTR CSPRNG).  The owner
-validates and encodes its input (:func:`mpc_runtime.sharing.ring.encode_int` /
-``encode_fixed``) before anything is sent, so a bad input raises
-:class:`~mpc_runtime.errors.InputError` at the owner with no share having left it; the session
-then aborts every peer (they see ``SessionAborted``), nobody hangs.
+validates its input against the declared bounds and encodes it before anything is sent, so a bad
+input raises :class:`~mpc_runtime.errors.InputError` at the owner with no share having left it;
+the session then tells every peer that this owner refused its input (the category and the declared
+bounds, never the value).  The declared bounds are public and become the :class:`Shared` value's
+bounds, which every later operation carries forward so nothing can silently wrap.
 
 May import: numpy, ``mpc_runtime.runtime``, ``mpc_runtime.sharing``, ``mpc_runtime.errors``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from mpc_runtime.errors import LocalProtocolError
+from mpc_runtime.errors import InputError, LocalProtocolError, UnauthorizedReveal
 from mpc_runtime.runtime import ArraySpec, Context
 from mpc_runtime.sharing import additive, ring
 from mpc_runtime.sharing.prg import normalize_shape
-from protocols.types import U64, Shared, contig
+from protocols.types import DEFAULT_BOUND, U64, Shared, contig, describe
+
+__all__ = [
+    "encode",
+    "encoded_bounds",
+    "open_raw",
+    "open_value",
+    "open_xor_raw",
+    "share_declared",
+    "share_input",
+    "share_inputs",
+]
 
 
-def encode(value: Any, *, shape: Sequence[int] | int, frac_bits: int = 0) -> U64:
-    """Validate and encode one owner's input into ring elements of exactly ``shape``.
+def encoded_bounds(bounds: tuple[float, float] | None, frac_bits: int) -> tuple[int, int]:
+    """Real ``(lo, hi)`` bounds as inclusive encoded integers (outward rounding); the default
+    (``None``) is ``±(2^31 - 1)`` encoded."""
+    if bounds is None:
+        return -DEFAULT_BOUND, DEFAULT_BOUND
+    lo, hi = bounds
+    scale = 2**frac_bits
+    elo = math.floor(lo * scale) if frac_bits else int(lo)
+    ehi = math.ceil(hi * scale) if frac_bits else int(hi)
+    if elo > ehi or elo < ring.INT_MIN or ehi > ring.INT_MAX:
+        raise LocalProtocolError(
+            "bounds must satisfy lo <= hi inside the input range [-2^62, 2^62 - 1] (encoded)"
+        )
+    return elo, ehi
 
-    Raises InputError (bad type, out of range, wrong shape; never with the value).
-    """
-    from mpc_runtime.errors import InputError
 
+def encode(
+    value: Any,
+    *,
+    shape: Sequence[int] | int,
+    frac_bits: int = 0,
+    lo: int = -DEFAULT_BOUND,
+    hi: int = DEFAULT_BOUND,
+    name: str = "input",
+) -> U64:
+    """Validate and encode one owner's input into ring elements of exactly ``shape``, inside
+    the encoded bounds ``[lo, hi]``.  Raises InputError (never with the value)."""
     dims = normalize_shape(shape)
-    enc = ring.encode_fixed(value, frac_bits) if frac_bits else ring.encode_int(value)
+    try:
+        enc = ring.encode_fixed(value, frac_bits) if frac_bits else ring.encode_int(value)
+    except InputError as exc:
+        raise InputError(f"{name}: {exc.message}") from None
     if enc.shape != dims:
-        raise InputError(f"input has shape {enc.shape}, the job expects {dims}")
+        raise InputError(f"{name} has shape {enc.shape}, the job expects {dims}")
+    signed = enc.view(np.int64)
+    bad = int(np.count_nonzero((signed < lo) | (signed > hi)))
+    if bad:
+        raise InputError(
+            f"{name}: {bad} of {signed.size} value{'s are' if signed.size != 1 else ' is'}"
+            f" outside its declared bounds [{describe(lo, frac_bits)}, {describe(hi, frac_bits)}]"
+        )
     return contig(enc)
 
 
 async def share_input(
-    ctx: Context, value: Any, owner: int, *, shape: Sequence[int] | int, frac_bits: int = 0
+    ctx: Context,
+    value: Any,
+    owner: int,
+    *,
+    shape: Sequence[int] | int,
+    frac_bits: int = 0,
+    bounds: tuple[float, float] | None = None,
 ) -> Shared:
     """Owner ``owner`` secret-shares ``value`` (ignored elsewhere) to all parties: 1 round."""
     ctx = ctx.scope("share_input")
-    got = await _share(ctx, value, (owner,), shape, frac_bits)
+    lo, hi = encoded_bounds(bounds, frac_bits)
+    got = await _share(ctx, {owner: value}, (owner,), normalize_shape(shape), frac_bits, lo, hi)
     return got[owner]
 
 
@@ -62,38 +114,72 @@ async def share_inputs(
     owners: Sequence[int],
     shape: Sequence[int] | int,
     frac_bits: int = 0,
+    bounds: tuple[float, float] | None = None,
 ) -> dict[int, Shared]:
     """Every party in ``owners`` shares its own ``value`` at once: 1 round in total.
 
-    ``value`` is this party's input (ignored if it is not an owner).  Returns a Shared per owner.
+    ``value`` is this party's input (ignored if it is not an owner); ``bounds`` are the public
+    real bounds every owner's value must lie in (default ``±(2^31 - 1)`` encoded).
     """
     ctx = ctx.scope("share_inputs")
-    return await _share(ctx, value, tuple(owners), shape, frac_bits)
+    lo, hi = encoded_bounds(bounds, frac_bits)
+    values = {ctx.party_id: value}
+    return await _share(ctx, values, tuple(owners), normalize_shape(shape), frac_bits, lo, hi)
+
+
+async def share_declared(ctx: Context, name: str) -> dict[int, Shared]:
+    """Every owner of the job's input ``name`` shares it with its declared encoding, shape and
+    bounds: 1 round.  Returns a Shared per owner (by party id)."""
+    decls = ctx.declared_inputs(name)
+    if not decls:
+        raise LocalProtocolError(f"the job declares no input named {name!r}")
+    first = decls[0]
+    for d in decls[1:]:
+        if (d.kind, d.shape, d.frac_bits) != (first.kind, first.shape, first.frac_bits):
+            raise LocalProtocolError(f"owners of input {name!r} declare different encodings")
+    ctx = ctx.scope("share_inputs")
+    lo, hi = min(d.lo for d in decls), max(d.hi for d in decls)
+    mine = {d.party: d for d in decls}.get(ctx.party_id)
+    values: dict[int, Any] = {}
+    own_bounds = (lo, hi)
+    if mine is not None:
+        values[ctx.party_id] = ctx.inputs.get(name)
+        own_bounds = (mine.lo, mine.hi)
+    owners = tuple(d.party for d in decls)
+    return await _share(
+        ctx, values, owners, first.shape, first.frac_bits, lo, hi, own_bounds, f"input {name!r}"
+    )
 
 
 async def _share(
-    ctx: Context, value: Any, owners: tuple[int, ...], shape: Sequence[int] | int, frac_bits: int
+    ctx: Context,
+    values: dict[int, Any],
+    owners: tuple[int, ...],
+    dims: tuple[int, ...],
+    frac_bits: int,
+    lo: int,
+    hi: int,
+    own_bounds: tuple[int, int] | None = None,
+    what: str = "input",
 ) -> dict[int, Shared]:
-    dims = normalize_shape(shape)
     if len(set(owners)) != len(owners) or not owners:
         raise LocalProtocolError("owners must be a non-empty list of distinct party ids")
     for o in owners:
         if o not in ctx.parties:
             raise LocalProtocolError(f"owner {o} is not a party of this job")
     me = ctx.party_id
-    parties = ctx.parties
     outgoing: dict[int, U64] = {}
     mine: U64 | None = None
     if me in owners:
-        enc = encode(value, shape=dims, frac_bits=frac_bits)  # raises before any send
+        olo, ohi = own_bounds or (lo, hi)
+        enc = encode(values.get(me), shape=dims, frac_bits=frac_bits, lo=olo, hi=ohi, name=what)
         shares = additive.share(enc, ctx.n)
-        for p, s in zip(parties, shares, strict=True):
+        for p, s in zip(ctx.parties, shares, strict=True):
             if p == me:
                 mine = s
             else:
                 outgoing[p] = contig(s.reshape(-1))
     senders = [o for o in owners if o != me]
-    # Sent flat: the wire codec currently decodes a 0-d array as shape (1,).
     size = int(np.prod(dims, dtype=np.int64))
     got = await ctx.exchange(outgoing, senders, expect=ArraySpec(np.uint64, (size,)))
     out: dict[int, Shared] = {}
@@ -101,22 +187,31 @@ async def _share(
         share = mine if o == me else got[o].reshape(dims)
         if share is None:  # pragma: no cover - mine is set whenever me is an owner
             raise LocalProtocolError("missing own share")
-        out[o] = Shared(share, frac_bits)
+        out[o] = Shared(contig(share), frac_bits, lo, hi)
     return out
 
 
 async def open_value(ctx: Context, x: Shared) -> U64:
     """Open ``x`` to every party (1 round): the reconstructed ring array (uint64).
 
-    Protocol-internal and for tests; user outputs must go through ``ctx.reveal``.
+    Only where the session allows unnamed openings (tests, benchmarks); user outputs must go
+    through ``ctx.reveal``.
     """
+    if not ctx.openings_allowed:
+        raise UnauthorizedReveal(
+            "open_value would reveal a value to every party without a declared output;"
+            " use ctx.reveal(name, value)"
+        )
     ctx = ctx.scope("open")
     return await open_raw(ctx, x.share)
 
 
 async def open_raw(ctx: Context, share: U64) -> U64:
-    """One round on ``ctx`` (no new scope): broadcast ``share``, return the sum of all shares."""
-    flat = contig(share.reshape(-1))  # flat: 0-d arrays do not survive the wire
+    """One round on ``ctx`` (no new scope): broadcast ``share``, return the sum of all shares.
+
+    Protocol-internal: only for values masked by uniformly random material.
+    """
+    flat = contig(share.reshape(-1))  # flat arrays on the wire
     got = await ctx.broadcast(flat, expect=ArraySpec.like(flat))
     total = np.array(flat, dtype=np.uint64, copy=True)
     for p, v in got.items():
@@ -125,8 +220,11 @@ async def open_raw(ctx: Context, share: U64) -> U64:
     return total.reshape(share.shape)
 
 
-async def open_xor_raw(ctx: Context, share: np.ndarray) -> np.ndarray:
-    """One round on ``ctx``: broadcast an XOR share (uint8/uint64), return the XOR of all."""
+async def open_xor_raw(ctx: Context, share: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """One round on ``ctx``: broadcast an XOR share (uint8/uint64), return the XOR of all.
+
+    Protocol-internal: only for values masked by uniformly random material.
+    """
     flat = contig(share.reshape(-1))
     got = await ctx.broadcast(flat, expect=ArraySpec.like(flat))
     total = np.array(flat, copy=True)

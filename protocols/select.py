@@ -44,8 +44,10 @@ async def _tournament(ctx: Context, x: Shared, with_index: bool) -> tuple[Shared
         raise LocalProtocolError("maximum/argmax need a non-empty 1-D vector")
     m = x.shape[0]
     f = x.frac_bits
-    # cand[:, 0] is the value, cand[:, 1:] the one-hot index vector (integers, frac 0).
+    # cand[:, 0] is the value, cand[:, 1:] the one-hot index vector (integers, frac 0).  Values
+    # are compared and selected as integers; every candidate stays within its original bounds.
     vals = x.share.reshape(m, 1)
+    lo, hi = (min(x.lo, 0), max(x.hi, 1)) if with_index else x.bounds
     if with_index:
         onehot = public(np.eye(m, dtype=np.int64), ctx.is_first).share
         cand = contig(np.concatenate([vals, onehot], axis=1))
@@ -56,17 +58,19 @@ async def _tournament(ctx: Context, x: Shared, with_index: bool) -> tuple[Shared
         p = k // 2
         a = cand[0 : 2 * p : 2]
         b = cand[1 : 2 * p : 2]
-        s = await lt(ctx, Shared(contig(a[:, 0])), Shared(contig(b[:, 0])))
+        s = await lt(
+            ctx, Shared(contig(a[:, 0]), 0, *x.bounds), Shared(contig(b[:, 0]), 0, *x.bounds)
+        )
         width = cand.shape[1]
-        sel = Shared(contig(np.repeat(s.share[:, None], width, axis=1)))
-        diff = Shared(contig(b - a))
+        sel = Shared(contig(np.repeat(s.share[:, None], width, axis=1)), 0, 0, 1)
+        diff = Shared(contig(b - a), 0, lo - hi, hi - lo)
         prod = await mul(ctx, sel, diff)
         won = a + prod.share
         if k % 2:
             won = np.concatenate([won, cand[k - 1 : k]], axis=0)
         cand = contig(won)
-    best = Shared(contig(cand[0, 0]), f)
-    idx = Shared(contig(cand[0, 1:])) if with_index else None
+    best = Shared(contig(cand[0, 0]), f, *x.bounds)
+    idx = Shared(contig(cand[0, 1:]), 0, 0, 1) if with_index else None
     return best, idx
 
 
@@ -98,4 +102,5 @@ def index_from_onehot(onehot: Shared, ids: Sequence[int] | None = None) -> Share
     if w.shape != (m,):
         raise LocalProtocolError("ids must have one entry per position")
     prod = np.multiply(onehot.share, w.view(np.uint64), out=np.empty(m, dtype=np.uint64))
-    return Shared(contig(np.sum(prod, dtype=np.uint64)))
+    lo, hi = min(0, int(w.min())), max(0, int(w.max()))  # a one-hot selects exactly one id
+    return Shared(contig(np.sum(prod, dtype=np.uint64)), 0, lo, hi)

@@ -1,13 +1,13 @@
 """``mpc bench``: rounds, bytes and online time of a protocol, with real processes over TLS.
 
 For each ``--op`` it makes throwaway certificates, writes a loopback cluster file (with
-``[limits] simulated_latency_ms`` when ``--latency-ms`` is given), starts a coordinator (the
-embedded dealer) and ``--parties`` ``mpc party`` processes running ``protocols.bench:bench_job``
-on public random test data, and prints one table row per op:
+``[limits] simulated_latency_ms`` when ``--latency-ms`` is given), starts a coordinator, a
+separate dealer process when ``--preprocessing dealer``, and ``--parties`` ``mpc party`` processes
+running ``protocols.bench:bench_job`` on public random test data, and prints one table row per op:
 
 * online rounds (and the documented formula), messages and bytes each party sent in the timed
-  part (the largest over parties), offline (dealer) bytes a party received (the largest: party 1
-  receives the corrections, the others a seed);
+  part (the largest over parties), offline bytes a party received (from the dealer: party 1
+  receives the corrections, the others a seed; with ``ot``: what the other parties sent it);
 * the online wall time: per repetition the slowest party's ``perf_counter`` around the protocol
   call (material is prefetched and not in it), the median over repetitions; elements/second;
 * with ``--latency-ms L``: ``rounds x L``, the floor the simulated latency adds to every round.
@@ -55,6 +55,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--repeat", type=int, default=3, help="timed repetitions (default 3)")
     p.add_argument("--seed", type=int, default=1, help="PUBLIC seed of the random test data")
+    p.add_argument(
+        "--preprocessing",
+        choices=("ot", "dealer"),
+        default="dealer",
+        help="who makes the material: the parties by OT, or a separate dealer (default)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, certs)")
@@ -86,14 +92,21 @@ def _check_args(args: argparse.Namespace) -> None:
 def run_one(args: argparse.Namespace, op: str) -> dict[str, Any]:
     """Run one op on a fresh local cluster; the aggregated numbers as a dict."""
     from mpc_runtime.errors import MPCError
-    from mpc_runtime.node.launcher import LocalCluster, first_error_line
+    from mpc_runtime.launcher import LocalCluster, first_error_line
 
     n = args.parties
     work = Path(tempfile.mkdtemp(prefix=f"mpc-bench-{op}-"))
     names = [f"p{i}" for i in range(1, n + 1)]
+    dealer = args.preprocessing == "dealer"
     try:
         round_timeout = max(30.0, args.size / 20_000 + 8 * args.latency_ms / 1000)
-        with LocalCluster(work, names, round_timeout=round_timeout) as cluster:
+        with LocalCluster(
+            work,
+            names,
+            round_timeout=round_timeout,
+            separate_dealer=dealer,
+            preprocessing=args.preprocessing,
+        ) as cluster:
             if args.latency_ms:
                 with cluster.config_path.open("a") as fh:
                     fh.write(f"\n[limits]\nsimulated_latency_ms = {args.latency_ms}\n")
@@ -112,6 +125,8 @@ def run_one(args: argparse.Namespace, op: str) -> dict[str, Any]:
                 }
             )
             cluster.start_coordinator(spec)
+            if dealer:
+                cluster.start_dealer()
             for pid in range(1, n + 1):
                 cluster.start_party(pid, spec, extra=["--json"])
             codes = cluster.wait(args.timeout)
@@ -170,6 +185,7 @@ def aggregate(reports: list[dict[str, Any]], latency_ms: float) -> dict[str, Any
         "online_seconds_min": min(per_rep_online),
         "online_seconds_all": per_rep_online,
         "offline_seconds": statistics.median(per_rep_offline),
+        "preprocessing": first.get("preprocessing", ""),
         "elements_per_second": first["size"] / online if online > 0 else None,
         "latency_floor_seconds": rounds * latency_ms / 1000.0,
         "verified": True,

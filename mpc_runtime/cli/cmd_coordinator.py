@@ -1,6 +1,5 @@
-"""``mpc coordinator``: run the coordinator of one job (and the embedded dealer if the cluster
-has no separate one).  Progress on stderr; exit 0 when the job finished, 1 on failure, 2 for a
-bad config or spec, 3 for an unauthorized reveal.
+"""``mpc coordinator``: run the coordinator of one job.  Progress on stderr; exit 0 when the job
+finished, 1 on failure, 2 for a bad config or spec, 3 for an unauthorized reveal.
 """
 
 from __future__ import annotations
@@ -33,8 +32,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from mpc_runtime.config import load_cluster
     from mpc_runtime.coordinator.server import run_coordinator
-    from mpc_runtime.coordinator.spec import check_against_cluster, load_spec
     from mpc_runtime.errors import UsageError
+    from mpc_runtime.jobs.spec import check_against_cluster, load_spec
 
     if args.job_timeout is not None and not 0 < args.job_timeout <= 7 * 86400:
         raise UsageError("--job-timeout must be a positive number of seconds (at most 7 days)")

@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from mpc_runtime.cli.output import format_value, info, ledger_summary, result
+from mpc_runtime.cli.output import info, ledger_summary, plain, result, warn
 
 
 def add_common_party_args(p: argparse.ArgumentParser) -> None:
@@ -55,28 +55,24 @@ def setup_logging(verbose: bool, who: str) -> None:
 
 
 def gather_inputs(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
+    """This party's inputs from ``--input`` flags or ``--input-file`` (not both)."""
     from mpc_runtime.errors import InputError
     from mpc_runtime.node.inputs import parse_input_flags, read_input_file
 
-    given: dict[str, Any] = {}
+    if args.input_file and args.input:
+        raise InputError("give inputs either with --input or with --input-file, not both")
     if args.input_file:
-        given.update(read_input_file(args.input_file))
-    for k, v in parse_input_flags(args.input, names).items():
-        if k in given:
-            raise InputError(f"input {k!r} given both in --input-file and --input")
-        given[k] = v
-    return given
+        return read_input_file(args.input_file)
+    return parse_input_flags(args.input, names)
 
 
 def print_results(args: argparse.Namespace, pid: int, res: Any) -> None:
     if args.json:
-        out = {
-            k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in sorted(res.outputs.items())
-        }
+        out = {k: plain(v) for k, v in sorted(res.outputs.items())}
         result(json.dumps({"party": pid, "outputs": out, "ledger": res.ledger.as_json()}))
     else:
         for name, value in sorted(res.outputs.items()):
-            result(f"result {name} = {format_value(value)}")
+            result(f"result {name} = {plain(value)}")
         if not res.outputs:
             info(f"party {pid}: no output was revealed to this party")
     info(ledger_summary(f"party {pid}", res.ledger))
@@ -87,13 +83,13 @@ def print_results(args: argparse.Namespace, pid: int, res: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mpc_runtime.config import load_cluster
-    from mpc_runtime.coordinator.spec import check_against_cluster, load_spec
+    from mpc_runtime.jobs.spec import check_against_cluster, load_spec
     from mpc_runtime.node.party import run_party
 
     setup_logging(args.verbose, f"party {args.party_id}")
     cfg = load_cluster(args.config)
     spec = load_spec(args.job)
-    check_against_cluster(spec, cfg)
+    check_against_cluster(spec, cfg, args.job)
     cfg.party(args.party_id)
     names = [i.name for i in spec.inputs if i.party == args.party_id]
     given = gather_inputs(args, names)
@@ -104,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
             spec,
             given,
             audit_path=Path(args.audit_log) if args.audit_log else None,
+            say=info,
+            warn=warn,
+            search=[Path(args.job).resolve().parent],
         )
     )
     print_results(args, args.party_id, res)

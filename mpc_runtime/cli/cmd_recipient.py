@@ -1,6 +1,8 @@
 """``mpc recipient``: receive the outputs a job names for an external recipient.
 
-Prints ``result <output> = <value>`` lines on stdout (or one JSON object with ``--json``).
+Prints ``result <output> = <value>`` lines on stdout (or one JSON object with ``--json``).  The
+job comes from a spec file (``--job``) or, for jobs started with ``mpc run``, from the same script
+and flags the parties use (``--program``).
 """
 
 from __future__ import annotations
@@ -9,6 +11,10 @@ import argparse
 import asyncio
 import json
 from typing import Any
+
+from mpc_runtime.cli.scripts import add_script_args
+
+MAX_TIMEOUT = 7 * 86400.0
 
 
 def register(sub: Any) -> None:
@@ -22,11 +28,16 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--name", required=True, help="recipient name as in the cluster's [[recipients]]"
     )
-    p.add_argument("--job", required=True, help="job spec (TOML or JSON); must match the parties'")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--job", help="job spec (TOML or JSON); must match the parties'")
+    src.add_argument(
+        "--program", help="the script the parties run with mpc run (with the same flags)"
+    )
+    add_script_args(p)
     p.add_argument(
         "--timeout",
         type=float,
-        default=None,
+        default=3600.0,
         metavar="S",
         help="give up after S seconds (default: 3600)",
     )
@@ -35,23 +46,23 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mpc_runtime.cli.output import format_value, result
+    from mpc_runtime.cli.output import plain, result
+    from mpc_runtime.cli.scripts import spec_from_script
     from mpc_runtime.config import load_cluster
-    from mpc_runtime.coordinator.recipient import receive_outputs
-    from mpc_runtime.coordinator.spec import check_against_cluster, load_spec
     from mpc_runtime.errors import UsageError
+    from mpc_runtime.jobs.spec import check_against_cluster, load_spec
+    from mpc_runtime.recipient.receive import receive_outputs
 
-    timeout = 3600.0 if args.timeout is None else args.timeout
-    if not 0 < timeout <= 7 * 86400:
-        raise UsageError("--timeout must be a positive number of seconds")
+    if not 0 < args.timeout <= MAX_TIMEOUT:
+        raise UsageError("--timeout must be a positive number of seconds (at most 7 days)")
     cfg = load_cluster(args.config)
-    spec = load_spec(args.job)
-    check_against_cluster(spec, cfg, args.job)
-    values = asyncio.run(receive_outputs(cfg, args.name, spec, timeout=timeout))
+    spec = load_spec(args.job) if args.job else spec_from_script(args.program, args, cfg)
+    check_against_cluster(spec, cfg, args.job or args.program)
+    values = asyncio.run(receive_outputs(cfg, args.name, spec, timeout=args.timeout))
     if args.json:
-        out = {k: v.tolist() for k, v in sorted(values.items())}
+        out = {k: plain(v) for k, v in sorted(values.items())}
         result(json.dumps({"recipient": args.name, "job": spec.job_id, "outputs": out}))
     else:
         for name, value in sorted(values.items()):
-            result(f"result {name} = {format_value(value)}")
+            result(f"result {name} = {plain(value)}")
     return 0

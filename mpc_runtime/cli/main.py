@@ -18,7 +18,14 @@ import traceback
 from collections.abc import Sequence
 
 COMMAND_MODULES: list[str] = [
-    "certs", "party", "run", "demo", "coordinator", "dealer", "recipient", "bench"
+    "certs",
+    "party",
+    "run",
+    "demo",
+    "coordinator",
+    "dealer",
+    "recipient",
+    "bench",
 ]
 
 EXIT_INTERNAL = 70

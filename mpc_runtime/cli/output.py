@@ -42,15 +42,23 @@ def progress(what: str, done: int, total: int | None = None) -> None:
         info(f"{what}: {done}")
 
 
-def format_value(value: object) -> str:
-    """A revealed value as text: ints plainly, floats shortest-repr, arrays as lists."""
+def plain(value: object) -> object:
+    """A revealed value as plain Python numbers (ints stay ints), lists for arrays."""
     import numpy as np
 
-    if isinstance(value, np.ndarray):
-        value = value.tolist() if value.shape else value.item()
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return repr(value)
-    return str(value)
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    return value
+
+
+def format_value(value: object) -> str:
+    """A revealed value as text: ints plainly, floats shortest-repr, arrays as lists."""
+    return str(plain(value))
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 online round``, ``2 online rounds``."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
 def ledger_summary(who: str, ledger: object) -> str:
@@ -58,7 +66,7 @@ def ledger_summary(who: str, ledger: object) -> str:
     on = ledger.total("online")  # type: ignore[attr-defined]
     off = ledger.total("offline")  # type: ignore[attr-defined]
     return (
-        f"{who}: online {on.rounds} rounds, {on.messages_sent} messages,"
-        f" {on.bytes_sent} bytes sent;"
-        f" preprocessing {off.rounds} requests, {off.bytes_received} bytes received"
+        f"{who}: online {plural(on.rounds, 'round')}, {plural(on.messages_sent, 'message')},"
+        f" {plural(on.bytes_sent, 'byte')} sent; preprocessing {plural(off.rounds, 'round')},"
+        f" {plural(off.bytes_sent, 'byte')} sent, {plural(off.bytes_received, 'byte')} received"
     )

@@ -1,9 +1,6 @@
-"""The coordinator layer: job specs and their hashes, the reveal policy's sealed relay, the audit
-log, the dealer service, and the coordinator / dealer / recipient processes.
+"""The coordinator process: admits a job's participants, checks they hold the same spec, starts
+the job, relays sealed outputs, and stops everyone (naming the culprit) if anything fails.
 
-The coordinator runs jobs but never holds an input, a share in the clear or an output value: it
-only forwards blobs sealed end to end to an external recipient.  Submodules are imported on
-demand (``from mpc_runtime.coordinator.spec import JobSpec``); nothing runs at import time.
-
-May import: runtime, transport, wire, sharing, preprocessing, config, pki, errors, ids.
+May import: config, errors, ids, deadline, jobs, preprocessing.dealer (only when it embeds the
+dealer by explicit opt-in), transport, wire.  Never another process package or the CLI.
 """

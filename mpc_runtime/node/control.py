@@ -1,10 +1,14 @@
-"""Client side of the control protocol on one channel (to the coordinator or to the dealer).
+"""A participant's connection to a service (the coordinator or the dealer), read by one task.
 
-Control messages are CONTROL frames whose body is a dict with ``svc`` (``job`` or ``dealer``)
-and ``op``.  One reader task routes ``job`` events to a queue and ``dealer`` replies to the
-request waiting on their ``rid``.  Every wait is bounded; losing the connection or an ``abort``
-from the coordinator wakes every waiter with a typed error and calls ``on_abort`` so a running
-session stops at once instead of waiting for its round timeout.
+The reader ``match`` es on typed events: job operations (accept, refuse, start, finished) go to a
+queue the process waits on with a deadline; dealer replies go to the
+:class:`~mpc_runtime.preprocessing.dealer.client.DealerClient`; an ABORT, a lost connection or a
+frozen service (no heartbeat for the round timeout) wakes every waiter with a typed error naming
+the culprit and calls ``on_failure`` so a running session stops at once.  Heartbeats keep the
+service informed that we are alive.
+
+May import: asyncio, errors, ids, deadline, wire, transport, preprocessing.dealer.client,
+runtime.session (abort helpers).
 """
 
 from __future__ import annotations
@@ -12,189 +16,138 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-import numpy as np
-
-from mpc_runtime.errors import (
-    MPCError,
-    PeerLostError,
-    PreprocessingExhausted,
-    RemoteProtocolError,
-    RoundTimeout,
-    SessionAborted,
-)
-from mpc_runtime.ids import Identity
-from mpc_runtime.preprocessing.state import components_to_wire
-from mpc_runtime.sharing.dealer import Component, Material, expand
+from mpc_runtime.deadline import Deadline
+from mpc_runtime.errors import MPCError, PeerLostError, RemoteProtocolError, RoundTimeout
+from mpc_runtime.preprocessing.dealer.client import DealerClient
+from mpc_runtime.runtime.session import aborted_by
 from mpc_runtime.transport.channel import Channel
-from mpc_runtime.wire import Message, MsgKind
+from mpc_runtime.transport.liveness import Liveness
+from mpc_runtime.wire import (
+    Abort,
+    Accept,
+    Bye,
+    Control,
+    ControlOp,
+    EndOfStream,
+    Finished,
+    MaterialError,
+    MaterialReply,
+    PeerAbort,
+    Refuse,
+    Start,
+)
+
+__all__ = ["ServiceLink"]
 
 log = logging.getLogger("mpc.control")
 
-DEALER_TIMEOUT_MIN = 60.0
-"""Generating a large batch takes time; a dealer reply may take at least this long."""
+JobEvent = Accept | Refuse | Start | Finished
 
 
-class ControlClient:
-    """Requests and events over one control channel."""
+class ServiceLink:
+    """Control operations to and from one service over one channel."""
 
-    def __init__(
-        self,
-        ch: Channel,
-        job: str,
-        me: Identity,
-        *,
-        party_index: int = 0,
-        timeout: float = 10.0,
-    ) -> None:
+    def __init__(self, ch: Channel, job: str, *, round_timeout: float) -> None:
         self.ch = ch
         self.job = job
-        self.me = me
-        self.party_index = party_index
-        self.timeout = timeout
-        self.events: asyncio.Queue[dict[str, Any] | MPCError] = asyncio.Queue()
-        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self._rid = 0
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
+        self.round_timeout = round_timeout
+        self.events: asyncio.Queue[JobEvent | MPCError] = asyncio.Queue()
+        self.dealer: DealerClient | None = None
         self.failure: MPCError | None = None
-        self.on_abort: Callable[[MPCError], Awaitable[None]] | None = None
+        self.on_failure: Callable[[MPCError], Awaitable[None]] | None = None
+        self._closing = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._liveness = Liveness(lambda: [] if self._closing else [self.ch], round_timeout)
 
     @property
     def peer(self) -> str:
         return self.ch.peer.label
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._reader(), name=f"control-{self.peer}")
+        self._tasks.append(asyncio.create_task(self._reader(), name=f"control-{self.peer}"))
+        self._tasks.append(asyncio.create_task(self._liveness.run(self._fail)))
 
-    async def send(self, body: dict[str, Any]) -> None:
+    def dealer_client(self, party_index: int) -> DealerClient:
+        """The dealer provider whose requests go over this link."""
+        self.dealer = DealerClient(
+            self.send, party_index=party_index, peer=self.peer, timeout=self.round_timeout
+        )
+        if self.failure is not None:
+            self.dealer.fail(self.failure)
+        return self.dealer
+
+    async def send(self, op: ControlOp) -> None:
         if self.failure is not None:
             raise self.failure
-        msg = Message(MsgKind.CONTROL, sender=self.me.label, job=self.job, body=body)
         try:
-            async with asyncio.timeout(self.timeout):
-                await self.ch.send(msg)
+            async with asyncio.timeout(self.round_timeout):
+                await self.ch.send_op(self.job, op)
         except TimeoutError:
             raise RoundTimeout(
-                f"{self.peer} did not accept a control message", peer=self.peer
+                f"{self.peer} did not accept a control message", peer=self.peer, culprit=self.peer
             ) from None
 
-    async def next_event(self, timeout: float, waiting_for: str) -> dict[str, Any]:
-        """The next ``job`` event from the coordinator; typed error on abort, loss or timeout."""
+    async def abort(self, abort: Abort) -> None:
+        """Tell the service we stop, and why (best effort, bounded)."""
+        await self.ch.abort_quietly(self.job, abort)
+
+    async def next_event(self, deadline: Deadline, waiting_for: str) -> JobEvent:
+        """The next job operation from the service; a typed error on abort, loss or deadline."""
         try:
-            async with asyncio.timeout(timeout):
+            async with deadline.scope():
                 ev = await self.events.get()
         except TimeoutError:
             raise RoundTimeout(
-                f"{self.peer} sent nothing while we waited for {waiting_for} ({timeout:g}s)",
+                f"{self.peer} sent nothing while we waited for {waiting_for}",
                 peer=self.peer,
+                culprit=self.peer,
             ) from None
         if isinstance(ev, MPCError):
             self.events.put_nowait(ev)  # later waiters see it too
             raise ev
         return ev
 
-    async def fetch(self, path: str, components: list[Component]) -> tuple[list[Material], int]:
-        """Dealer material for ``components`` at op path ``path`` (the runtime's dealer API)."""
-        self._rid += 1
-        rid = self._rid
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[rid] = fut
-        try:
-            await self.send(
-                {
-                    "svc": "dealer",
-                    "op": "material",
-                    "rid": rid,
-                    "path": path,
-                    "components": components_to_wire(components),
-                }
-            )
-            wait = max(self.timeout, DEALER_TIMEOUT_MIN)
-            try:
-                async with asyncio.timeout(wait):
-                    reply = await fut
-            except TimeoutError:
-                raise PreprocessingExhausted(
-                    f"the dealer sent no material within {wait:g}s", peer=self.peer, op_path=path
-                ) from None
-        finally:
-            self._pending.pop(rid, None)
-        if reply.get("op") == "error":
-            code = str(reply.get("code", ""))
-            reason = str(reply.get("reason", ""))[:300]
-            if code == "PreprocessingExhausted":
-                raise PreprocessingExhausted(f"dealer: {reason}", peer=self.peer, op_path=path)
-            raise RemoteProtocolError(f"dealer refused: {reason}", peer=self.peer, op_path=path)
-        seed = reply.get("seed")
-        corrections = reply.get("corrections")
-        if not isinstance(seed, bytes):
-            raise RemoteProtocolError("dealer reply without a seed", peer=self.peer, op_path=path)
-        if corrections is not None and not (
-            isinstance(corrections, list)
-            and all(
-                isinstance(m, dict) and all(isinstance(a, np.ndarray) for a in m.values())
-                for m in corrections
-            )
-        ):
-            raise RemoteProtocolError("dealer reply with bad corrections", peer=self.peer)
-        if (corrections is None) != (self.party_index != 0):
-            raise RemoteProtocolError("dealer sent corrections to the wrong party", peer=self.peer)
-        mats = expand(components, seed, self.party_index, corrections)
-        nbytes = len(seed) + sum(int(a.nbytes) for m in corrections or [] for a in m.values())
-        return mats, nbytes
-
     async def _fail(self, err: MPCError) -> None:
-        if self.failure is None:
-            self.failure = err
-        for fut in self._pending.values():
-            if not fut.done():
-                fut.set_exception(err)
+        if self.failure is not None:
+            return
+        self.failure = err
+        if self.dealer is not None:
+            self.dealer.fail(err)
         self.events.put_nowait(err)
-        if self.on_abort is not None:
-            cb, self.on_abort = self.on_abort, None
+        if self.on_failure is not None:
+            cb, self.on_failure = self.on_failure, None
             await cb(err)
 
     async def _reader(self) -> None:
         try:
             while True:
-                msg = await self.ch.receive()
-                if msg is None:
-                    if self._closing:
+                match await self.ch.next_event():
+                    case Control(op=Accept() | Refuse() | Start() | Finished() as op):
+                        self.events.put_nowait(op)
+                    case Control(op=MaterialReply() | MaterialError() as reply):
+                        if self.dealer is None:
+                            raise RemoteProtocolError(
+                                f"{self.peer} sent material nobody asked for", peer=self.peer
+                            )
+                        self.dealer.on_reply(reply)
+                    case PeerAbort(abort=abort):
+                        await self._fail(aborted_by(self.peer, abort))
                         return
-                    raise PeerLostError(f"{self.peer} was lost (connection closed)", peer=self.peer)
-                if msg.kind is MsgKind.ABORT:
-                    body = msg.body if isinstance(msg.body, dict) else {}
-                    raise SessionAborted(
-                        f"{self.peer} aborted: {str(body.get('reason', ''))[:300]}", peer=self.peer
-                    )
-                if msg.kind is MsgKind.BYE:
-                    self._closing = True
-                    continue
-                if msg.kind is not MsgKind.CONTROL or not isinstance(msg.body, dict):
-                    raise RemoteProtocolError(f"{self.peer} sent an unexpected {msg.kind.name}")
-                body = msg.body
-                svc, op = body.get("svc"), body.get("op")
-                if svc == "dealer":
-                    rid = body.get("rid")
-                    fut = self._pending.get(rid) if isinstance(rid, int) else None
-                    if fut is None:
-                        raise RemoteProtocolError(f"{self.peer} answered a request nobody made")
-                    if not fut.done():
-                        fut.set_result(body)
-                elif svc == "job" and op == "abort":
-                    lost = body.get("lost")
-                    err = SessionAborted(
-                        f"{self.peer} aborted the job: {str(body.get('reason', ''))[:300]}",
-                        peer=str(lost) if isinstance(lost, str) else self.peer,
-                    )
-                    await self._fail(err)
-                    return
-                elif svc == "job":
-                    self.events.put_nowait(body)
-                else:
-                    raise RemoteProtocolError(f"{self.peer} sent an unknown control message")
+                    case Bye():
+                        self._closing = True
+                    case EndOfStream():
+                        if self._closing:
+                            return
+                        raise PeerLostError(
+                            f"{self.peer} was lost (connection closed)",
+                            peer=self.peer,
+                            culprit=self.peer,
+                        )
+                    case _:
+                        raise RemoteProtocolError(
+                            f"{self.peer} sent an unexpected message", peer=self.peer
+                        )
         except MPCError as err:
             await self._fail(err)
         except asyncio.CancelledError:
@@ -202,7 +155,7 @@ class ControlClient:
 
     async def aclose(self) -> None:
         self._closing = True
-        await self.ch.send_quietly(Message(MsgKind.BYE, sender=self.me.label, job=self.job), 0.5)
-        if self._task is not None:
-            self._task.cancel()
+        await self.ch.bye_quietly(self.job)
+        for t in self._tasks:
+            t.cancel()
         await self.ch.aclose()

@@ -51,6 +51,10 @@ def read_input_file(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     try:
         raw = p.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{p}: input file not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{p}: is a directory, expected an input file") from None
     except OSError as exc:
         raise InputError(
             f"{p}: cannot read input file ({exc.strerror or type(exc).__name__})"
@@ -67,7 +71,9 @@ def read_input_file(path: str | Path) -> dict[str, Any]:
 
 
 def check_inputs(given: dict[str, Any], declared: Sequence[Any]) -> dict[str, Any]:
-    """Validate ``given`` against this party's declared inputs (objects with name/kind/shape)."""
+    """Validate ``given`` against this party's declared inputs (:class:`InputSpec` s): every
+    declared input present, nothing undeclared, the right shape, and every value inside its
+    declared bounds.  One InputError naming the input (never its value)."""
     by_name = {d.name: d for d in declared}
     for name in given:
         if name not in by_name:
@@ -79,23 +85,30 @@ def check_inputs(given: dict[str, Any], declared: Sequence[Any]) -> dict[str, An
             raise InputError(f"input {name!r} is missing (give it with --input or --input-file)")
         value = given[name]
         arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
-        shape = tuple(getattr(decl, "shape", ()) or ())
+        shape = tuple(decl.shape)
         if arr.shape != shape:
             raise InputError(f"input {name!r} must have shape {shape}, got {arr.shape}")
+        if decl.kind == "int" and arr.dtype.kind == "f":
+            finite = bool(np.all(np.isfinite(arr)))
+            if (
+                finite
+                and np.all(arr == np.round(arr))
+                and float(np.max(np.abs(arr), initial=0)) < 2.0**62
+            ):
+                arr = arr.astype(np.int64)
+        lo, hi = decl.encoded_bounds()
+        f = decl.scale_bits
         try:
-            if getattr(decl, "kind", "int") == "fixed":
-                encode_fixed(arr, getattr(decl, "frac_bits", 16))
-            else:
-                if (
-                    arr.dtype.kind == "f"
-                    and np.all(np.isfinite(arr))
-                    and np.all(arr == np.round(arr))
-                ):
-                    if arr.size and float(np.max(np.abs(arr))) >= 2.0**62:
-                        raise InputError("a value is outside the integer range [-2**62, 2**62 - 1]")
-                    arr = arr.astype(np.int64)
-                encode_int(arr)
+            enc = encode_fixed(arr, f) if decl.kind == "fixed" else encode_int(arr)
         except InputError as exc:
             raise InputError(f"input {name!r}: {exc.message}") from None
+        signed = enc.view(np.int64)
+        bad = int(np.count_nonzero((signed < lo) | (signed > hi)))
+        if bad:
+            are = "values are" if signed.size != 1 else "value is"
+            raise InputError(
+                f"input {name!r}: {bad} of {signed.size} {are} outside its declared bounds"
+                f" {decl.describe_bounds()}"
+            )
         out[name] = arr if arr.shape else arr.item()
     return out

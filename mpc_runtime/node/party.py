@@ -1,41 +1,53 @@
 """The party process: join the coordinator, build the mesh, run the job's program, report.
 
 Order of events, each bounded in time:
-1. check our own inputs against the spec (nothing has been sent yet);
-2. listen on our port, dial the coordinator, JOIN with the spec hash (a mismatch is refused
-   before any input leaves), wait for START;
-3. build the TLS mesh with the other parties (HELLO carries the spec hash too), and dial a
-   separate dealer if the cluster has one;
-4. run the program in a :class:`~mpc_runtime.runtime.session.Session` whose reveal policy comes
+
+1. resolve the spec against the cluster (its provider), check our own inputs and program;
+2. listen on our port, dial the coordinator and JOIN with the spec hash (a mismatch is refused
+   before any input leaves).  If our own input or program was refused in step 1, we say so now
+   (an ABORT with the category, never the value) so every other process stops at once, naming us;
+3. wait for START (the coordinator sends it when every party, recipient and dealer has joined);
+4. build the TLS mesh with the other parties (HELLO carries the spec hash too), and dial the
+   dealer if the job's provider is a separate dealer;
+5. run the program in a :class:`~mpc_runtime.runtime.session.Session` whose reveal policy comes
    from the spec; external recipients get sealed shares through the coordinator;
-5. report DONE with the ledger (or FAILED with the reason) and wait for FINISHED.
+6. report DONE with the ledger (or ABORT with why) and wait for FINISHED.
+
+May import: config, errors, ids, deadline, jobs, node.*, preprocessing, runtime, transport, wire.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mpc_runtime.config import ClusterConfig
-from mpc_runtime.coordinator.audit import AuditLog
-from mpc_runtime.coordinator.protocol import cluster_check
-from mpc_runtime.coordinator.relay import SealedRelay
-from mpc_runtime.coordinator.spec import JobSpec, spec_hash
-from mpc_runtime.errors import MPCError, SpecMismatch, UsageError
+from mpc_runtime.deadline import Deadline
+from mpc_runtime.errors import ConfigError, InputError, MPCError, SpecMismatch, UsageError
 from mpc_runtime.ids import Identity
-from mpc_runtime.node.control import ControlClient
+from mpc_runtime.jobs.audit import AuditLog
+from mpc_runtime.jobs.relay import SealedRelay
+from mpc_runtime.jobs.spec import JobSpec, resolve, spec_hash
+from mpc_runtime.node.control import ServiceLink
 from mpc_runtime.node.inputs import check_inputs
-from mpc_runtime.node.programs import resolve_program
+from mpc_runtime.node.programs import Program, resolve_program
+from mpc_runtime.node.providers import make_provider
 from mpc_runtime.runtime.ledger import Ledger
 from mpc_runtime.runtime.reveal import RevealPolicy
-from mpc_runtime.runtime.session import Session
-from mpc_runtime.transport.connect import dial
-from mpc_runtime.transport.mesh import build_mesh, party_listener, tls_files
+from mpc_runtime.runtime.session import Session, abort_of
+from mpc_runtime.transport.connect import Listener
+from mpc_runtime.transport.mesh import build_mesh, dial_service, party_listener
+from mpc_runtime.wire import Done, Finished, Hello, Join, Refuse, Start
+
+__all__ = ["PartyResult", "run_party"]
 
 log = logging.getLogger("mpc.party")
+
+Say = Callable[[str], None]
 
 
 @dataclass
@@ -45,41 +57,117 @@ class PartyResult:
     party: int
     outputs: dict[str, Any] = field(default_factory=dict)
     ledger: Ledger = field(default_factory=Ledger)
+    notes: list[str] = field(default_factory=list)
 
 
-async def _dial_service(
-    cfg: ClusterConfig, me: Identity, host: str, port: int, expected: Identity, deadline: float
-) -> Any:
-    return await dial(
-        host,
-        port,
-        ctx=tls_files(cfg, me).client(),
-        me=me,
-        expected=expected,
-        cluster=cfg.name,
-        hello={"cluster": cfg.name},
-        deadline=deadline,
-        max_frame_bytes=cfg.limits.max_frame_bytes,
-        check=cluster_check(cfg.name),
+@dataclass
+class _Prepared:
+    spec: JobSpec
+    hash: str
+    inputs: dict[str, Any]
+    program: Program | None
+    refusal: MPCError | None
+
+
+def _prepare(
+    cfg: ClusterConfig,
+    pid: int,
+    spec: JobSpec,
+    given: dict[str, Any],
+    program_ref: str | None,
+    search: list[Path],
+) -> _Prepared:
+    """Check what is ours before anything is sent; a refusal is reported after joining."""
+    cfg.party(pid)  # ConfigError if we are not in the cluster
+    spec = resolve(spec, cfg)
+    refusal: MPCError | None = None
+    inputs: dict[str, Any] = {}
+    program: Program | None = None
+    try:
+        inputs = check_inputs(given, [i for i in spec.inputs if i.party == pid])
+        program = resolve_program(program_ref or spec.program, spec.program_sha256, search)
+    except (InputError, ConfigError) as err:
+        refusal = err.with_context(culprit=Identity.party(pid).label)
+    return _Prepared(spec, spec_hash(spec), inputs, program, refusal)
+
+
+def privacy_notes(program: Program | None, n: int, params: dict[str, Any]) -> list[str]:
+    """What the job's outputs let participants infer, as the program declares it (if it does)."""
+    notes = getattr(program, "privacy", None)
+    return [str(x) for x in notes(n, params)] if callable(notes) else []
+
+
+async def _join(
+    cfg: ClusterConfig, me: Identity, prep: _Prepared, deadline: Deadline, say: Say
+) -> ServiceLink:
+    ch = await dial_service(cfg, me, cfg.coordinator, Identity.coordinator(), deadline)
+    ctl = ServiceLink(ch, prep.spec.job_id, round_timeout=cfg.timeouts.round)
+    ctl.start()
+    await ctl.send(Join(prep.hash, prep.spec.model_dump(mode="json")))
+    reply = await ctl.next_event(
+        Deadline(max(deadline.when, Deadline.after(1.0).when)), "the coordinator's answer"
+    )
+    if isinstance(reply, Refuse):
+        await ctl.aclose()
+        if reply.code == "spec-mismatch":
+            raise SpecMismatch(f"coordinator refused our job spec: {reply.reason}")
+        raise UsageError(f"coordinator refused us: {reply.reason}")
+    say(f"party {me.name}: joined job {prep.spec.job_id} (spec {prep.hash[:12]})")
+    return ctl
+
+
+async def _wait_start(ctl: ServiceLink, cfg: ClusterConfig, deadline: Deadline) -> None:
+    """START comes once everyone joined: within the coordinator's connect deadline of the first
+    join, so we wait up to twice the connect deadline."""
+    wait = Deadline(deadline.when + cfg.timeouts.connect)
+    while not isinstance(await ctl.next_event(wait, "the job to start"), Start):
+        pass
+
+
+async def _session(
+    cfg: ClusterConfig,
+    pid: int,
+    prep: _Prepared,
+    ctl: ServiceLink,
+    listener: Listener,
+    deadline: Deadline,
+    audit_path: Path | None,
+) -> tuple[Session, ServiceLink | None]:
+    spec = prep.spec
+    me = Identity.party(pid)
+    provider, dealer_link = await make_provider(cfg, pid, spec, ctl, deadline)
+    hello = Hello(cfg.name, spec.job_id, prep.hash)
+    channels = await build_mesh(cfg, pid, hello, listener, deadline)
+    audit = AuditLog(audit_path) if audit_path is not None else None
+    policy = RevealPolicy(
+        spec.policy_outputs(),
+        external=SealedRelay(ctl.send, cfg, spec.job_id, prep.hash, me.label),
+        audit=audit.hook(spec.job_id, prep.hash, me.label) if audit is not None else None,
     )
 
+    async def report(err: MPCError) -> None:
+        await ctl.abort(abort_of(err, me.label))
 
-def _failed_body(err: MPCError) -> dict[str, Any]:
-    """What we tell the coordinator when we fail: the error's class, text, lost peer and op."""
-    return {
-        "svc": "job",
-        "op": "failed",
-        "code": type(err).__name__,
-        "reason": err.message[:300],
-        "lost": str(err.peer) if err.peer is not None else None,
-        "op_path": err.op_path,
-    }
+    session = Session(
+        pid,
+        channels,
+        job=spec.job_id,
+        round_timeout=cfg.timeouts.round,
+        provider=provider,
+        policy=policy,
+        inputs=prep.inputs,
+        params=spec.params,
+        declared=spec.input_decls(),
+        on_abort=report,
+    )
 
+    async def stop(err: MPCError) -> None:
+        session.fail(err)
 
-def _status(msg: str) -> None:
-    from mpc_runtime.cli.output import info
-
-    info(msg)
+    ctl.on_failure = stop
+    if dealer_link is not None:
+        dealer_link.on_failure = stop
+    return session, dealer_link
 
 
 async def run_party(
@@ -89,105 +177,45 @@ async def run_party(
     given_inputs: dict[str, Any],
     *,
     audit_path: Path | None = None,
-    quiet: bool = False,
+    say: Say | None = None,
+    warn: Say | None = None,
     program_ref: str | None = None,
+    search: list[Path] | None = None,
 ) -> PartyResult:
     """Run one party of ``spec`` to completion; raises an MPCError naming what went wrong."""
-    say = (lambda _m: None) if quiet else _status
-    cfg.party(pid)  # ConfigError if we are not in the cluster
+    say = say or (lambda _m: None)
     me = Identity.party(pid)
-    h = spec_hash(spec)
-    declared = [i for i in spec.inputs if i.party == pid]
-    inputs = check_inputs(given_inputs, declared)
-    program = resolve_program(program_ref or spec.program)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + cfg.timeouts.connect
-    hello = {"cluster": cfg.name, "job": spec.job_id, "spec": h}
-
-    listener = party_listener(cfg, pid, hello)
+    prep = _prepare(cfg, pid, spec, given_inputs, program_ref, search or [])
+    for note in privacy_notes(prep.program, len(cfg.parties), prep.spec.params):
+        (warn or say)(f"privacy: {note}")
+    deadline = Deadline.after(cfg.timeouts.connect)
+    listener = party_listener(cfg, pid, Hello(cfg.name, prep.spec.job_id, prep.hash))
     await listener.start()
-    ctl: ControlClient | None = None
-    dealer_ctl: ControlClient | None = None
-    session: Session | None = None
-    reported: list[bool] = []
+    links: list[ServiceLink] = []
     try:
-        ch = await _dial_service(
-            cfg, me, cfg.coordinator.host, cfg.coordinator.port, Identity.coordinator(), deadline
+        ctl = await _join(cfg, me, prep, deadline, say)
+        links.append(ctl)
+        if prep.refusal is not None or prep.program is None:
+            err = prep.refusal or UsageError("no program")
+            await ctl.abort(abort_of(err, me.label))
+            raise err
+        await _wait_start(ctl, cfg, deadline)
+        session, dealer_link = await _session(
+            cfg, pid, prep, ctl, listener, Deadline.after(cfg.timeouts.connect), audit_path
         )
-        index = cfg.party_ids.index(pid)
-        ctl = ControlClient(ch, spec.job_id, me, party_index=index, timeout=cfg.timeouts.round)
-        ctl.start()
-        await ctl.send(
-            {"svc": "job", "op": "join", "spec_hash": h, "spec": spec.model_dump(mode="json")}
-        )
-        reply = await ctl.next_event(max(1.0, deadline - loop.time()), "the coordinator's answer")
-        if reply.get("op") == "refuse":
-            reason = str(reply.get("reason", "refused"))[:300]
-            if reply.get("code") == "spec-mismatch":
-                raise SpecMismatch(f"coordinator refused our job spec: {reason}")
-            raise UsageError(f"coordinator refused us: {reason}")
-        say(f"party {pid}: joined job {spec.job_id} (spec {h[:12]}); waiting for the others")
-        while reply.get("op") != "start":
-            reply = await ctl.next_event(
-                max(1.0, deadline - loop.time()) + cfg.timeouts.connect, "the job to start"
-            )
-        if cfg.dealer is not None:
-            dch = await _dial_service(
-                cfg, me, cfg.dealer.host, cfg.dealer.port, Identity.dealer(), deadline
-            )
-            dealer_ctl = ControlClient(
-                dch, spec.job_id, me, party_index=index, timeout=cfg.timeouts.round
-            )
-            dealer_ctl.start()
-        channels = await build_mesh(cfg, pid, hello, listener)
-        say(f"party {pid}: connected to parties {', '.join(str(p) for p in sorted(channels))}")
-        audit = AuditLog(audit_path) if audit_path is not None else None
-        relay = SealedRelay(ctl.send, cfg, spec.job_id, h, me.label)
-        policy = RevealPolicy(
-            spec.policy_outputs(),
-            external=relay,
-            audit=audit.hook(spec.job_id, h, me.label) if audit is not None else None,
-        )
-        control = ctl
-
-        async def report_failure(err: MPCError) -> None:
-            reported.append(True)
-            await control.send(_failed_body(err))
-
-        session = Session(
-            pid,
-            channels,
-            job=spec.job_id,
-            round_timeout=cfg.timeouts.round,
-            dealer=dealer_ctl or ctl,
-            revealer=policy,
-            inputs=inputs,
-            params=spec.params,
-            on_abort=report_failure,
-        )
-        running = session
-
-        async def abort_session(err: MPCError) -> None:
-            running.mailbox.fail_all(err)
-
-        ctl.on_abort = abort_session
-        if dealer_ctl is not None:
-            dealer_ctl.on_abort = abort_session
-        await session.run(program)
-        await ctl.send({"svc": "job", "op": "done", "ledger": session.ledger.as_json()})
-        ev = await ctl.next_event(cfg.timeouts.round * 3, "the coordinator to finish the job")
-        while ev.get("op") != "finished":
-            ev = await ctl.next_event(cfg.timeouts.round * 3, "the coordinator to finish the job")
+        if dealer_link is not None:
+            links.append(dealer_link)
+        say(f"party {pid}: connected to the other parties; running {prep.spec.program}")
+        await session.run(prep.program)
+        await ctl.send(Done(session.ledger.as_json()))
+        finish = Deadline.after(cfg.timeouts.round + cfg.timeouts.connect)
+        while not isinstance(await ctl.next_event(finish, "the job to finish"), Finished):
+            pass
         return PartyResult(pid, dict(session.outputs), session.ledger)
     except MPCError as err:
-        if ctl is not None and ctl.failure is None and not reported:
-            try:
-                await ctl.send(_failed_body(err))
-            except MPCError:
-                pass
+        if links and links[0].failure is None:
+            await links[0].abort(abort_of(err, me.label))
         raise
     finally:
-        for c in (dealer_ctl, ctl):
-            if c is not None:
-                await c.aclose()
+        await asyncio.gather(*(link.aclose() for link in reversed(links)))
         await listener.aclose()

@@ -4,66 +4,53 @@ A :class:`Context` is passed explicitly to every protocol function (there is no 
 ``ctx.scope("mul")`` makes a child whose op path comes from the call structure (``main/mul#0``),
 so concurrent operations never mix their messages.  Each ``exchange`` on a context is one round:
 every party sends its messages for that round and then waits (bounded by the round timeout) for
-the ones it expects.  The ledger counts rounds, messages and bytes per op path.
+the ones it expects.  The ledger counts rounds, messages and bytes per phase and op path: frame
+sizes come from the channel (sent) and from the events (received), counted once.
+
+When a wait times out, the context asks the liveness monitor who is really silent: a party
+blocked behind a frozen peer is not blamed; the frozen peer is
+(:class:`~mpc_runtime.errors.PeerUnresponsive`).
+
+May import: numpy, errors, ids, wire, preprocessing (requests and provider), sharing.shared,
+runtime.core, runtime.arrays, runtime.ledger, runtime.reveal.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
-from mpc_runtime.errors import LocalProtocolError, MPCError, RemoteProtocolError
+from mpc_runtime.errors import (
+    LocalProtocolError,
+    MPCError,
+    PreprocessingExhausted,
+    RoundTimeout,
+    UnauthorizedReveal,
+)
 from mpc_runtime.ids import Identity, OpPath
-from mpc_runtime.runtime.ledger import OFFLINE, ONLINE, Counts
-from mpc_runtime.wire import Message, MsgKind, payload_nbytes
+from mpc_runtime.preprocessing.requests import Component, Material, check_material
+from mpc_runtime.runtime.arrays import ArraySpec
+from mpc_runtime.runtime.core import InputDecl, SessionState
+from mpc_runtime.runtime.ledger import OFFLINE, ONLINE, Counts, Ledger
+from mpc_runtime.sharing.shared import Shared
+from mpc_runtime.wire import Data, Message, MsgKind, payload_nbytes
 
-if TYPE_CHECKING:
-    from mpc_runtime.runtime.session import Session
-    from mpc_runtime.sharing.dealer import Component
+__all__ = ["ArraySpec", "Context", "Program"]
 
-
-class ArraySpec:
-    """What an incoming array must look like: dtype and shape, checked before use."""
-
-    __slots__ = ("dtype", "shape")
-
-    def __init__(self, dtype: Any, shape: Sequence[int]) -> None:
-        self.dtype = np.dtype(dtype)
-        self.shape = tuple(int(s) for s in shape)
-
-    @classmethod
-    def like(cls, arr: np.ndarray) -> ArraySpec:
-        return cls(arr.dtype, arr.shape)
-
-    def check(self, value: Any, sender: str, path: str, rnd: int) -> np.ndarray:
-        if not isinstance(value, np.ndarray):
-            raise RemoteProtocolError(
-                f"{sender} sent {type(value).__name__} where an array was expected",
-                peer=sender,
-                op_path=path,
-                round=rnd,
-            )
-        if value.dtype != self.dtype or value.shape != self.shape:
-            raise RemoteProtocolError(
-                f"{sender} sent a {value.dtype} array of shape {value.shape}, expected"
-                f" {self.dtype} of shape {self.shape}",
-                peer=sender,
-                op_path=path,
-                round=rnd,
-            )
-        return value
+T = TypeVar("T")
 
 
 class Context:
-    """One party's handle on an operation: identity, op path, rounds, dealer and reveal."""
+    """One party's handle on an operation: identity, op path, rounds, preprocessing, reveal."""
 
-    def __init__(self, session: Session, path: OpPath) -> None:
-        self._s = session
+    def __init__(self, state: SessionState, path: OpPath, phase: str = ONLINE) -> None:
+        self._s = state
         self.path = path
+        self.phase = phase
         self._round = 0
         self._children: dict[str, int] = {}
 
@@ -99,7 +86,7 @@ class Context:
         return self._s.job
 
     @property
-    def ledger(self) -> Any:
+    def ledger(self) -> Ledger:
         return self._s.ledger
 
     @property
@@ -121,6 +108,15 @@ class Context:
     def round_timeout(self) -> float:
         return self._s.round_timeout
 
+    @property
+    def openings_allowed(self) -> bool:
+        """Whether unnamed openings to every party are allowed (tests and benchmarks only)."""
+        return self._s.policy is not None and self._s.policy.allow_open
+
+    def declared_inputs(self, name: str) -> list[InputDecl]:
+        """The public declarations of input ``name``, one per owner, by party id."""
+        return sorted((d for d in self._s.declared if d.name == name), key=lambda d: d.party)
+
     # ---- structure -------------------------------------------------------------------------
     def scope(self, name: str) -> Context:
         """A child context for a sub-operation; call it before the operation's first await."""
@@ -128,7 +124,9 @@ class Context:
             raise LocalProtocolError(f"bad scope name {name!r}")
         k = self._children.get(name, 0)
         self._children[name] = k + 1
-        return Context(self._s, self.path.child(f"{name}#{k}"))
+        child = Context(self._s, self.path.child(f"{name}#{k}"), self.phase)
+        self._s.current_op = str(child.path)
+        return child
 
     # ---- communication ---------------------------------------------------------------------
     async def exchange(
@@ -145,62 +143,76 @@ class Context:
         """
         s = self._s
         self._round += 1
-        rnd = self._round
-        path = str(self.path)
+        rnd, path = self._round, str(self.path)
+        s.current_op = path
         senders = tuple(self.peers if expect_from is None else expect_from)
         for p in (*outgoing.keys(), *senders):
             if p not in s.channels:
                 raise LocalProtocolError(f"party {p} is not a peer of party {s.me}", op_path=path)
         started = time.perf_counter()
-        sent = Counts(rounds=1)
+        counts = Counts(rounds=1)
+        await self._send_all(outgoing, path, rnd, counts)
+        received: dict[int, Any] = {}
+        for pid in senders:
+            label = Identity.party(pid).label
+            event = await self._take(path, rnd, label)
+            value = event.body
+            spec = expect.get(pid) if isinstance(expect, Mapping) else expect
+            if spec is not None:
+                value = spec.check(value, label, path, rnd)
+            received[pid] = value
+            counts.messages_received += 1
+            counts.bytes_received += event.frame_bytes
+            counts.payload_bytes_received += payload_nbytes(value)
+        counts.seconds = time.perf_counter() - started
+        s.ledger.record(self.phase, path, counts)
+        return received
+
+    async def _send_all(
+        self, outgoing: Mapping[int, Any], path: str, rnd: int, counts: Counts
+    ) -> None:
+        s = self._s
         sends = []
         for pid, value in outgoing.items():
-            msg = Message(
-                MsgKind.DATA, sender=s.identity.label, job=s.job, path=path, round=rnd, body=value
-            )
+            msg = Message(MsgKind.DATA, s.label, s.job, path, rnd, value)
             sends.append(s.channels[pid].send(msg))
-            sent.messages_sent += 1
-            sent.payload_bytes_sent += payload_nbytes(value)
+            counts.messages_sent += 1
+            counts.payload_bytes_sent += payload_nbytes(value)
+        started = False
         try:
             async with asyncio.timeout(s.round_timeout):
-                if len(sends) == 1:
-                    sizes = [await sends[0]]
-                elif sends:
-                    sizes = list(await asyncio.gather(*sends))
-                else:
-                    sizes = []
+                started = True
+                sizes = list(await asyncio.gather(*sends)) if sends else []
         except TimeoutError:
-            from mpc_runtime.errors import RoundTimeout
-
+            suspect = s.liveness.suspect()
+            if suspect is not None:
+                raise s.liveness.frozen_error(suspect).with_context(
+                    op_path=path, round=rnd
+                ) from None
             raise RoundTimeout(
                 "peers did not accept our messages within the round timeout",
                 op_path=path,
                 round=rnd,
             ) from None
         except MPCError as err:  # e.g. a peer lost while we sent: say which op we were in
-            if err.op_path is not None:
-                raise
-            raise type(err)(err.message, peer=err.peer, op_path=path, round=rnd) from None
+            raise err.with_context(op_path=path, round=rnd) from None
         finally:
-            for coro in sends:
-                if asyncio.iscoroutine(coro):
-                    coro.close()
-        sent.bytes_sent = sum(sizes)
-        received: dict[int, Any] = {}
-        for pid in senders:
-            label = Identity.party(pid).label
-            msg = await s.mailbox.take(path, rnd, label, s.round_timeout)
-            value = msg.body
-            spec = expect.get(pid) if isinstance(expect, Mapping) else expect
-            if spec is not None:
-                value = spec.check(value, label, path, rnd)
-            received[pid] = value
-            sent.messages_received += 1
-            sent.bytes_received += s.mailbox.frame_bytes(path, rnd, label)
-            sent.payload_bytes_received += payload_nbytes(value)
-        sent.seconds = time.perf_counter() - started
-        s.ledger.record(ONLINE, path, sent)
-        return received
+            if not started:
+                for coro in sends:
+                    coro.close()  # never awaited: gather was not reached
+        counts.bytes_sent = sum(sizes)
+
+    async def _take(self, path: str, rnd: int, label: str) -> Data:
+        s = self._s
+        try:
+            return await s.mailbox.take(path, rnd, label, s.round_timeout)
+        except RoundTimeout:
+            suspect = s.liveness.suspect()
+            if suspect is not None and suspect.peer.label != label:
+                raise s.liveness.frozen_error(suspect).with_context(
+                    op_path=path, round=rnd
+                ) from None
+            raise
 
     async def broadcast(self, value: Any, *, expect: ArraySpec | None = None) -> dict[int, Any]:
         """One round: send ``value`` to every peer and receive theirs; includes our own value."""
@@ -217,35 +229,64 @@ class Context:
         return (await self.exchange({}, expect_from=(frm,), expect=expect))[frm]
 
     # ---- preprocessing and reveal ----------------------------------------------------------
-    async def material(self, components: Sequence[Component]) -> list[dict[str, np.ndarray]]:
-        """This party's dealer material for ``components`` (keyed by this context's op path)."""
-        if self._s.dealer is None:
-            from mpc_runtime.errors import PreprocessingExhausted
+    async def material(self, components: Sequence[Component]) -> list[Material]:
+        """This party's preprocessing material for ``components``, from the job's provider.
 
-            raise PreprocessingExhausted("this session has no dealer", op_path=str(self.path))
+        Interactive providers run their rounds under a child scope in the ledger's offline
+        phase; a dealer's bytes are recorded there too.
+        """
+        provider = self._s.provider
+        if provider is None:
+            raise PreprocessingExhausted(
+                "this session has no preprocessing provider", op_path=str(self.path)
+            )
+        pre = Context(self._s, self.path.child(f"pre#{self._next('pre')}"), OFFLINE)
         started = time.perf_counter()
-        mats, nbytes = await self._s.dealer.fetch(str(self.path), list(components))
-        self._s.ledger.record(
-            OFFLINE,
-            str(self.path),
-            Counts(
-                rounds=1,
-                messages_sent=1,
-                messages_received=1,
-                bytes_received=nbytes,
-                payload_bytes_received=nbytes,
-                seconds=time.perf_counter() - started,
-            ),
-        )
-        return mats
+        fetched = await provider.fetch(pre, str(pre.path), components)
+        check_material(components, fetched.materials, peer=None)
+        if fetched.third_party_requests:
+            self._s.ledger.record(
+                OFFLINE,
+                str(pre.path),
+                Counts(
+                    rounds=fetched.third_party_requests,
+                    messages_sent=fetched.third_party_requests,
+                    messages_received=fetched.third_party_requests,
+                    bytes_received=fetched.third_party_bytes,
+                    payload_bytes_received=fetched.third_party_bytes,
+                    seconds=time.perf_counter() - started,
+                ),
+            )
+        return fetched.materials
 
-    async def reveal(self, name: str, shares: Any, **kwargs: Any) -> Any:
-        """Reveal output ``name`` to the recipients the job names; None on non-recipients."""
-        if self._s.revealer is None:
-            from mpc_runtime.errors import UnauthorizedReveal
+    def _next(self, name: str) -> int:
+        k = self._children.get(name, 0)
+        self._children[name] = k + 1
+        return k
 
+    async def reveal(
+        self,
+        name: str,
+        value: Shared,
+        *,
+        to: Iterable[str | Identity] | None = None,
+        divisor: int = 1,
+    ) -> np.ndarray[Any, Any] | None:
+        """Reveal output ``name`` (a Shared value; fixed point decoded from its ``frac_bits``) to
+        the recipients the job names; returns the value on a recipient, None elsewhere.
+
+        ``divisor`` is a public count the recipients divide by (an average reveals the sum).
+        """
+        policy = self._s.policy
+        if policy is None:
             raise UnauthorizedReveal(f"no reveal policy: output {name!r} may go to nobody")
-        return await self._s.revealer.reveal(self.scope("reveal"), name, shares, **kwargs)
+        return await policy.reveal(
+            self.scope("reveal"), self._s.outputs, name, value, to=to, divisor=divisor
+        )
 
     def __repr__(self) -> str:
         return f"Context(party={self.party_id}, path={self.path}, round={self._round})"
+
+
+Program = Callable[[Context], Awaitable[Any]]
+"""A secure computation: ``async def program(ctx: Context) -> Any``, run on every party."""

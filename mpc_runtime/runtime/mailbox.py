@@ -1,114 +1,102 @@
-"""The mailbox: messages routed by (op path, round, sender), so arrival order is harmless.
+"""The mailbox: DATA events routed by (op path, round, sender), so arrival order is harmless.
 
 A message may arrive before anyone waits for it; it is held until taken.  A key seen twice is a
 duplicate or a replay and is refused.  The number of messages held per sender is capped so a
-hostile peer cannot make us buffer without bound.  When a peer fails, every waiter on it (and,
-for a session-wide failure, every waiter) is woken with the error.
+hostile peer cannot make us buffer without bound.  When the session fails, every waiter is woken
+with the error.  Each held :class:`~mpc_runtime.wire.Data` event carries its frame size, so
+bytes are counted where the frame was decoded and nowhere else.
+
+May import: asyncio, errors, deadline, wire (events only).
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 from mpc_runtime.errors import MPCError, RemoteProtocolError, RoundTimeout
-from mpc_runtime.wire import Message
+from mpc_runtime.wire import Data
+
+__all__ = ["MAX_HELD_PER_SENDER", "Mailbox"]
 
 Key = tuple[str, int, str]
 
 MAX_HELD_PER_SENDER = 4096
 
 
-@dataclass
-class _Failure:
-    error: MPCError
-
-
 class Mailbox:
-    """Holds messages until taken; wakes waiters with errors when peers fail."""
+    """Holds DATA events until taken; wakes waiters with the session's failure."""
 
     def __init__(self) -> None:
-        self._held: dict[Key, Message] = {}
-        self._waiters: dict[Key, asyncio.Future[Message]] = {}
+        self._held: dict[Key, Data] = {}
+        self._waiters: dict[Key, asyncio.Future[Data]] = {}
         self._taken: set[Key] = set()
         self._held_per_sender: dict[str, int] = {}
-        self._peer_failure: dict[str, MPCError] = {}
         self._failure: MPCError | None = None
-        self._sizes: dict[Key, int] = {}
 
-    def put(self, msg: Message, frame_bytes: int = 0) -> None:
-        key = (msg.path, msg.round, msg.sender)
+    def put(self, sender: str, event: Data) -> None:
+        """File ``event`` from ``sender``; RemoteProtocolError for a duplicate or a flood."""
+        key = (event.path, event.round, sender)
         if key in self._taken or key in self._held:
             raise RemoteProtocolError(
-                "duplicate or replayed message", peer=msg.sender, op_path=msg.path, round=msg.round
+                f"{sender} sent a duplicate or replayed message",
+                peer=sender,
+                culprit=sender,
+                op_path=event.path,
+                round=event.round,
             )
-        self._sizes[key] = frame_bytes
         fut = self._waiters.pop(key, None)
         if fut is not None and not fut.done():
             self._taken.add(key)
-            fut.set_result(msg)
+            fut.set_result(event)
             return
-        count = self._held_per_sender.get(msg.sender, 0)
+        count = self._held_per_sender.get(sender, 0)
         if count >= MAX_HELD_PER_SENDER:
             raise RemoteProtocolError(
-                f"peer sent more than {MAX_HELD_PER_SENDER} messages nobody asked for",
-                peer=msg.sender,
+                f"{sender} sent more than {MAX_HELD_PER_SENDER} messages nobody asked for",
+                peer=sender,
+                culprit=sender,
             )
-        self._held_per_sender[msg.sender] = count + 1
-        self._held[key] = msg
+        self._held_per_sender[sender] = count + 1
+        self._held[key] = event
 
-    def _rebuild(self, err: MPCError, path: str, rnd: int) -> MPCError:
-        new = type(err).__new__(type(err))
-        MPCError.__init__(new, err.message, peer=err.peer, op_path=path, round=rnd)
-        return new
-
-    async def take(self, path: str, rnd: int, sender: str, timeout: float) -> Message:
+    async def take(self, path: str, rnd: int, sender: str, timeout: float) -> Data:
+        """The DATA event of (path, round) from ``sender``; RoundTimeout after ``timeout``."""
         key = (path, rnd, sender)
-        msg = self._held.pop(key, None)
-        if msg is not None:
+        event = self._held.pop(key, None)
+        if event is not None:
             self._held_per_sender[sender] -= 1
             self._taken.add(key)
-            return msg
-        failure = self._failure or self._peer_failure.get(sender)
-        if failure is not None:
-            raise self._rebuild(failure, path, rnd)
+            return event
+        if self._failure is not None:
+            raise self._failure.with_context(op_path=path, round=rnd)
         if key in self._taken or key in self._waiters:
             raise RemoteProtocolError("message already taken", peer=sender, op_path=path, round=rnd)
-        fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Data] = asyncio.get_running_loop().create_future()
         self._waiters[key] = fut
         try:
             async with asyncio.timeout(timeout):
                 return await fut
         except TimeoutError:
             raise RoundTimeout(
-                f"{sender} sent nothing within the round timeout of {timeout:g}s",
+                f"{sender} sent nothing for {path} round {rnd} within the round timeout of"
+                f" {timeout:g}s",
                 peer=sender,
+                culprit=sender,
                 op_path=path,
                 round=rnd,
             ) from None
         except MPCError as err:
-            raise self._rebuild(err, path, rnd) from None
+            raise err.with_context(op_path=path, round=rnd) from None
         finally:
             self._waiters.pop(key, None)
 
-    def frame_bytes(self, path: str, rnd: int, sender: str) -> int:
-        """Wire size of a message already taken (counted once)."""
-        return self._sizes.pop((path, rnd, sender), 0)
-
-    def fail_peer(self, sender: str, err: MPCError) -> None:
-        """Wake every waiter on ``sender`` with ``err``; later waits on it fail at once."""
-        self._peer_failure.setdefault(sender, err)
-        for (_, _, s), fut in list(self._waiters.items()):
-            if s == sender and not fut.done():
-                fut.set_exception(err)
-
     def fail_all(self, err: MPCError) -> None:
-        """Wake every waiter with ``err``; later waits fail at once."""
+        """Wake every waiter with ``err``; later waits fail at once.  The first failure stays."""
         if self._failure is None:
             self._failure = err
         for fut in list(self._waiters.values()):
             if not fut.done():
-                fut.set_exception(err)
+                fut.set_exception(self._failure)
 
     @property
     def failure(self) -> MPCError | None:

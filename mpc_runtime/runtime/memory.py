@@ -1,8 +1,12 @@
 """Run a program on n parties inside one event loop over an in-memory mesh.
 
 The mesh uses :func:`~mpc_runtime.transport.link.memory_link_pair` links carrying real wire
-frames, and an in-process dealer, so protocols are tested quickly with the same session code the
-TLS processes use.  Public testing helper, in the spirit of anyio's ``memory_stream_pair``.
+frames through the same per-peer state machine, and a preprocessing provider per party (an
+in-process dealer by default, or any provider factory such as the OT provider), so protocols are
+tested quickly with the same session code the TLS processes use.  Public testing helper, in the
+spirit of anyio's ``memory_stream_pair``.
+
+May import: ids, wire, transport (links, channels), preprocessing, runtime.*.
 """
 
 from __future__ import annotations
@@ -13,13 +17,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from mpc_runtime.ids import Identity
-from mpc_runtime.preprocessing.state import DealerState, LocalDealer
+from mpc_runtime.preprocessing.dealer.local import LocalDealer
+from mpc_runtime.preprocessing.dealer.state import DEFAULT_BUDGET, DealerState
+from mpc_runtime.preprocessing.provider import Provider
+from mpc_runtime.runtime.context import Context
+from mpc_runtime.runtime.core import InputDecl
 from mpc_runtime.runtime.ledger import Ledger
 from mpc_runtime.runtime.reveal import RevealPolicy
 from mpc_runtime.runtime.session import Session
 from mpc_runtime.transport.channel import Channel
 from mpc_runtime.transport.link import memory_link_pair
-from mpc_runtime.wire import DEFAULT_MAX_FRAME
+from mpc_runtime.wire import DEFAULT_MAX_FRAME, Hello, HelloEvent, Message, MsgKind
+from mpc_runtime.wire.control import encode_hello
+
+__all__ = ["PartyRun", "ProviderFactory", "memory_mesh", "run_memory"]
+
+ProviderFactory = Callable[[int], Provider]
+"""Makes party ``p``'s preprocessing provider."""
 
 
 @dataclass
@@ -34,7 +48,7 @@ class PartyRun:
 
 
 def memory_mesh(parties: Sequence[int]) -> dict[int, dict[int, Channel]]:
-    """Channels for every ordered pair of parties, connected in memory."""
+    """Channels for every ordered pair of parties, connected in memory (HELLO not yet sent)."""
     chans: dict[int, dict[int, Channel]] = {p: {} for p in parties}
     for i, a in enumerate(parties):
         for b in parties[i + 1 :]:
@@ -44,39 +58,62 @@ def memory_mesh(parties: Sequence[int]) -> dict[int, dict[int, Channel]]:
     return chans
 
 
+async def handshake_mesh(chans: Mapping[int, Mapping[int, Channel]], job: str) -> None:
+    """Exchange HELLOs on every in-memory channel (as the TLS mesh does)."""
+    hello = Message(MsgKind.HELLO, "", body=encode_hello(Hello("memory", job)))
+    sends = []
+    for _, peers in chans.items():
+        for ch in peers.values():
+            sends.append(ch.send(Message(MsgKind.HELLO, ch.me.label, body=hello.body)))
+    await asyncio.gather(*sends)
+    for _, peers in chans.items():
+        for ch in peers.values():
+            event = await ch.next_event()
+            if not isinstance(event, HelloEvent):  # pragma: no cover - in-memory, cannot happen
+                raise RuntimeError("in-memory handshake failed")
+
+
+def dealer_factory(parties: Sequence[int], job: str, budget: int | None) -> ProviderFactory:
+    state = DealerState(parties, DEFAULT_BUDGET if budget is None else budget)
+    return lambda p: LocalDealer(state, job, p)
+
+
 async def run_memory(
     n: int,
-    program: Callable[[Any], Awaitable[Any]],
+    program: Callable[[Context], Awaitable[Any]],
     *,
     inputs: Sequence[Mapping[str, Any]] | None = None,
     params: Mapping[str, Any] | None = None,
     outputs: Mapping[str, Sequence[str]] | None = None,
+    declared: Sequence[InputDecl] = (),
     round_timeout: float = 5.0,
     job: str = "test-job",
     dealer_budget: int | None = None,
+    provider: ProviderFactory | None = None,
     return_exceptions: bool = False,
 ) -> list[PartyRun]:
     """Run ``program(ctx)`` on parties 1..n; outputs map an output name to recipient labels.
 
-    With no ``outputs`` every output name a program reveals must be declared; pass e.g.
-    ``{"y": ["party:1", "party:2"]}``.
+    ``provider(p)`` makes party p's preprocessing provider (default: an in-process dealer).
     """
     parties = list(range(1, n + 1))
     chans = memory_mesh(parties)
-    state = DealerState(parties) if dealer_budget is None else DealerState(parties, dealer_budget)
-    policy = RevealPolicy(
-        {k: [Identity.from_label(x) for x in v] for k, v in (outputs or {}).items()}
-    )
+    await handshake_mesh(chans, job)
+    make = provider or dealer_factory(parties, job, dealer_budget)
     sessions = [
         Session(
             p,
             chans[p],
             job=job,
             round_timeout=round_timeout,
-            dealer=LocalDealer(state, job, p),
-            revealer=policy,
+            provider=make(p),
+            policy=RevealPolicy(
+                {k: [Identity.from_label(x) for x in v] for k, v in (outputs or {}).items()},
+                allow_open=True,
+            ),
             inputs=(inputs[p - 1] if inputs else {}),
             params=params,
+            declared=declared,
         )
         for p in parties
     ]

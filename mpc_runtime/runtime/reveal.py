@@ -1,49 +1,100 @@
-"""The reveal policy, enforced at the source: a party sends its share of an output only to the
-recipients the job names for that output.
+"""The reveal policy: each output goes only to the recipients the job names, at most once.
 
-Party recipients get the shares directly over the mesh (one round); external recipients (an
-analyst that takes no part in the computation) get each party's share through an
-:class:`ExternalSink` that seals it end to end, so whoever relays it cannot reconstruct it.
-Any request to reveal an undeclared output, or to anyone the job does not name, raises
-:class:`~mpc_runtime.errors.UnauthorizedReveal` before a single byte leaves the party.
+Party recipients get every other party's share of the output in one round and reconstruct it
+locally; external recipients (an analyst that takes no part in the computation) get each party's
+share through an :class:`ExternalSink` that seals and signs it end to end, so whoever relays it can
+neither read nor forge it.  Any request to reveal an undeclared output, an output a second time, or
+to anyone the job does not name raises :class:`~mpc_runtime.errors.UnauthorizedReveal` before a
+single byte leaves the party.
+
+A revealed value is decoded from the :class:`~mpc_runtime.sharing.shared.Shared` it came from:
+fixed point becomes ``float64``, integers ``int64``, and a public divisor (an average's count)
+divides at the recipient.  The value's public bounds must fit the signed decoding, so a wrapped
+value can never be printed as if it were right.
+
+May import: numpy, errors, ids, sharing, runtime.arrays.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from mpc_runtime.errors import LocalProtocolError, UnauthorizedReveal
 from mpc_runtime.ids import Identity, Role
-from mpc_runtime.runtime.context import ArraySpec, Context
+from mpc_runtime.runtime.arrays import ArraySpec
+from mpc_runtime.sharing.shared import Shared, require_range
+
+__all__ = ["ExternalSink", "OutputMeta", "RevealPolicy", "decode_output", "open_policy"]
+
+
+@dataclass(frozen=True)
+class OutputMeta:
+    """How recipients decode an output: fixed-point bits and a public divisor."""
+
+    frac_bits: int = 0
+    divisor: int = 1
+    shape: tuple[int, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "frac_bits": self.frac_bits,
+            "signed": True,
+            "divisor": self.divisor,
+            "shape": list(self.shape),
+        }
 
 
 class ExternalSink(Protocol):
     """Delivers one party's output share to an external recipient, sealed to that recipient."""
 
     async def deliver(
-        self, name: str, recipient: Identity, share: np.ndarray, meta: dict[str, Any]
+        self, name: str, recipient: Identity, share: np.ndarray[Any, Any], meta: OutputMeta
     ) -> None: ...
+
+
+class RevealExchange(Protocol):
+    """The part of a context a reveal uses (one round)."""
+
+    @property
+    def party_id(self) -> int: ...
+
+    @property
+    def parties(self) -> tuple[int, ...]: ...
+
+    @property
+    def peers(self) -> tuple[int, ...]: ...
+
+    async def exchange(
+        self,
+        outgoing: Mapping[int, Any],
+        expect_from: Iterable[int] | None = None,
+        *,
+        expect: ArraySpec | None = None,
+    ) -> dict[int, Any]: ...
 
 
 AuditHook = Callable[[str, list[str]], None]
 
 
 def decode_output(
-    total: np.ndarray, frac_bits: int, signed: bool, divisor: int = 1
-) -> np.ndarray:
-    """Turn a reconstructed ring value into int64 (signed), uint64, or float64 (fixed point).
+    total: np.ndarray[Any, Any], frac_bits: int, divisor: int = 1
+) -> np.ndarray[Any, Any]:
+    """A reconstructed ring value as int64, or float64 (fixed point or a divisor other than 1).
 
-    A ``divisor`` other than 1 (a public count, as in an average) divides the decoded value at
-    the recipient, giving float64.
+    Division is correctly rounded even where the integer exceeds 2^53 (Python int division).
     """
-    if divisor != 1:
-        return decode_output(total, frac_bits, signed) / float(divisor)
-    if frac_bits:
-        return total.view(np.int64).astype(np.float64) / float(1 << frac_bits)
-    return total.view(np.int64).copy() if signed else total.copy()
+    signed = total.view(np.int64)
+    if divisor == 1 and not frac_bits:
+        return signed.copy()
+    denom = divisor << frac_bits
+    if bool(np.any((signed >= 2**53) | (signed <= -(2**53)))):
+        exact = [int(v) / denom for v in signed.reshape(-1).tolist()]  # rare: huge values
+        return np.array(exact, dtype=np.float64).reshape(signed.shape)
+    return signed.astype(np.float64) / float(denom)
 
 
 class RevealPolicy:
@@ -55,10 +106,15 @@ class RevealPolicy:
         *,
         external: ExternalSink | None = None,
         audit: AuditHook | None = None,
+        allow_open: bool = False,
     ) -> None:
+        """``allow_open``: whether unnamed openings to every party (``open_value``) are allowed;
+        only in-memory tests and benchmarks set it."""
         self.outputs = {name: frozenset(rs) for name, rs in outputs.items()}
+        self.allow_open = allow_open
         self.external = external
         self.audit = audit
+        self.revealed: set[str] = set()
 
     def recipients(
         self, name: str, to: Iterable[str | Identity] | None = None
@@ -66,6 +122,10 @@ class RevealPolicy:
         """The recipients of ``name`` (optionally narrowed by ``to``); refuses anything else."""
         if name not in self.outputs:
             raise UnauthorizedReveal(f"output {name!r} is not declared by the job; reveal refused")
+        if name in self.revealed:
+            raise UnauthorizedReveal(
+                f"output {name!r} was already revealed; a second reveal refused"
+            )
         allowed = self.outputs[name]
         if to is None:
             return allowed
@@ -86,25 +146,23 @@ class RevealPolicy:
 
     async def reveal(
         self,
-        ctx: Context,
+        ctx: RevealExchange,
+        outputs: dict[str, Any],
         name: str,
-        shares: np.ndarray,
+        value: Shared,
         *,
         to: Iterable[str | Identity] | None = None,
-        frac_bits: int = 0,
-        signed: bool = True,
         divisor: int = 1,
-    ) -> np.ndarray | None:
-        """Send our share of ``name`` to its recipients; return the value if we are one.
-
-        ``divisor`` is a public integer the recipients divide the revealed value by (for an
-        average: the sum is revealed, divided by the public count at each recipient).
-        """
+    ) -> np.ndarray[Any, Any] | None:
+        """Send our share of ``name`` to its recipients; return the value if we are one."""
+        if not isinstance(value, Shared):
+            raise LocalProtocolError(
+                f"reveal of {name!r} takes a Shared value, got {type(value).__name__}"
+            )
         if isinstance(divisor, bool) or not isinstance(divisor, int) or not 1 <= divisor < 2**31:
             raise LocalProtocolError("divisor must be an int in [1, 2**31)")
+        require_range(value, -(2**63), 2**63 - 1, f"output {name!r}")
         rcpts = self.recipients(name, to)
-        if not isinstance(shares, np.ndarray) or shares.dtype != np.uint64:
-            raise LocalProtocolError("reveal needs a uint64 share array")
         party_rcpts = sorted(i.party_id for i in rcpts if i.role is Role.PARTY and i.party_id)
         external = sorted((i for i in rcpts if i.role is Role.RECIPIENT), key=lambda i: i.name)
         unknown = [p for p in party_rcpts if p not in ctx.parties]
@@ -112,34 +170,31 @@ class RevealPolicy:
             raise UnauthorizedReveal(f"output {name!r} names party {unknown[0]}, not in this job")
         if external and self.external is None:
             raise UnauthorizedReveal(f"output {name!r} has external recipients but no relay")
+        self.revealed.add(name)
+        shares = value.share
+        meta = OutputMeta(value.frac_bits, divisor, tuple(shares.shape))
         me = ctx.party_id
-        value: np.ndarray | None = None
+        result: np.ndarray[Any, Any] | None = None
         if party_rcpts:
-            outgoing = {p: shares for p in party_rcpts if p != me}
+            flat = np.ascontiguousarray(shares.reshape(-1))
+            outgoing = {p: flat for p in party_rcpts if p != me}
             expect_from = ctx.peers if me in party_rcpts else ()
-            got = await ctx.exchange(outgoing, expect_from, expect=ArraySpec.like(shares))
+            got = await ctx.exchange(outgoing, expect_from, expect=ArraySpec.like(flat))
             if me in party_rcpts:
-                total = shares.copy()
+                total = flat.copy()
                 for v in got.values():
                     total += v
-                value = decode_output(total, frac_bits, signed, divisor)
-                ctx.outputs[name] = value
-        meta = {
-            "frac_bits": frac_bits,
-            "signed": signed,
-            "divisor": divisor,
-            "shape": list(shares.shape),
-        }
-        sink = self.external
+                result = decode_output(total.reshape(shares.shape), value.frac_bits, divisor)
+                outputs[name] = result
         for r in external:
-            if sink is not None:
-                await sink.deliver(name, r, shares, meta)
+            if self.external is not None:
+                await self.external.deliver(name, r, shares, meta)
         if self.audit is not None:
             self.audit(name, sorted(i.label for i in rcpts))
-        return value
+        return result
 
 
 def open_policy(parties: Iterable[int], names: Iterable[str]) -> RevealPolicy:
     """A policy revealing each named output to every party (handy for scripts and tests)."""
     everyone = [Identity.party(p) for p in parties]
-    return RevealPolicy({n: everyone for n in names})
+    return RevealPolicy({n: everyone for n in names}, allow_open=True)

@@ -1,47 +1,103 @@
 """A session: one party's view of a running job over a mesh of authenticated channels.
 
-The session runs one reader task per peer under a TaskGroup; readers route DATA messages into the
-:class:`~mpc_runtime.runtime.mailbox.Mailbox` by (op path, round, sender).  Protocol code talks to
-a :class:`~mpc_runtime.runtime.context.Context`; every wait on a peer is bounded by the round
-timeout.  When anything fails, the session tells every peer it is aborting (ABORT with the reason,
-the lost peer and the op) and closes, so the whole mesh stops within the round timeout instead of
-hanging; the ExceptionGroup of the TaskGroup becomes one MPCError whose ``__cause__`` is the group.
+The session runs one reader per peer, a heartbeat/watchdog task and the program under a
+TaskGroup.  Readers ``match`` on typed events: DATA goes to the
+:class:`~mpc_runtime.runtime.mailbox.Mailbox` by (op path, round, sender), BYE and ABORT end the
+peer, and an end of stream without either means the peer was lost.  Protocol code talks to a
+:class:`~mpc_runtime.runtime.context.Context`; every wait on a peer is bounded by the round
+timeout, and a peer that sends nothing at all (not even heartbeats) for the round timeout is named
+as frozen.
+
+When anything fails the session tells every peer why (an ABORT carrying the category, a reason
+without values, the culprit and the op) and closes, so the whole mesh stops within the round
+timeout instead of hanging.  An exception in the program that is not an MPCError becomes a
+:class:`~mpc_runtime.errors.ProgramError` showing its type, message and the program's file:line
+on this party only; peers learn only that this party failed in its program, and where.
+
+May import: errors, ids, wire, transport, preprocessing.provider, runtime.*.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+import traceback
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
+from mpc_runtime.deadline import Deadline, wait_until
 from mpc_runtime.errors import (
+    InputError,
     MPCError,
     PeerLostError,
+    ProgramError,
     RemoteProtocolError,
     SessionAborted,
+    first_exception,
+    first_mpc_error,
 )
 from mpc_runtime.ids import Identity, OpPath
+from mpc_runtime.preprocessing.provider import Provider
+from mpc_runtime.runtime.context import Context
+from mpc_runtime.runtime.core import InputDecl, SessionState
 from mpc_runtime.runtime.ledger import Ledger
 from mpc_runtime.runtime.mailbox import Mailbox
+from mpc_runtime.runtime.reveal import RevealPolicy
 from mpc_runtime.transport.channel import Channel
-from mpc_runtime.wire import Message, MsgKind
+from mpc_runtime.transport.liveness import Liveness
+from mpc_runtime.wire import Abort, Bye, Data, EndOfStream, PeerAbort
+
+__all__ = ["Session", "abort_of", "aborted_by"]
 
 log = logging.getLogger("mpc.session")
 
 T = TypeVar("T")
+_LIBRARY = Path(__file__).resolve().parents[1]  # mpc_runtime/
 
 
-def first_mpc_error(exc: BaseException) -> MPCError | None:
-    """The first MPCError inside an exception (group), depth first."""
-    if isinstance(exc, MPCError):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for sub in exc.exceptions:
-            found = first_mpc_error(sub)
-            if found is not None:
-                return found
-    return None
+def abort_of(err: MPCError, me: str) -> Abort:
+    """What we tell others when ``err`` ends our session: never a value, never user text."""
+    culprit = err.blamed
+    if isinstance(err, ProgramError):
+        reason, culprit = f"{me} failed in its program at {err.op_path or 'its start'}", me
+    elif isinstance(err, InputError):
+        reason, culprit = f"{me} refused its own input: {err.message}", me
+    else:
+        reason = err.message
+    return Abort(err.kind, reason, culprit, err.op_path, err.round)
+
+
+def aborted_by(reporter: str, abort: Abort) -> SessionAborted:
+    """The error for an ABORT received from ``reporter``."""
+    culprit = abort.culprit or reporter
+    text = abort.reason if reporter in abort.reason else f"{abort.reason} (reported by {reporter})"
+    return SessionAborted(
+        text,
+        peer=reporter,
+        culprit=culprit,
+        reporter=reporter,
+        op_path=abort.op_path,
+        round=abort.round,
+        code=abort.code,
+    )
+
+
+def program_error(exc: BaseException, op_path: str) -> ProgramError:
+    """A user program's exception as one line: type, message and the program's file:line."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = ""
+    for fr in reversed(frames):
+        path = Path(fr.filename).resolve()
+        if _LIBRARY not in path.parents and "asyncio" not in path.parts:
+            where = f" ({path.name}:{fr.lineno})"
+            break
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return ProgramError(
+        f"the program raised {type(exc).__name__}{': ' + text if text else ''}{where} at {op_path}",
+        op_path=op_path,
+        code="ProgramError",
+    )
 
 
 class Session:
@@ -55,85 +111,108 @@ class Session:
         job: str,
         round_timeout: float,
         ledger: Ledger | None = None,
-        dealer: Any = None,
-        revealer: Any = None,
+        provider: Provider | None = None,
+        policy: RevealPolicy | None = None,
         inputs: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
+        declared: Sequence[InputDecl] = (),
         on_abort: Callable[[MPCError], Awaitable[None]] | None = None,
     ) -> None:
-        self.me = me
-        self.identity = Identity.party(me)
-        self.channels = dict(channels)
-        self.parties: tuple[int, ...] = tuple(sorted({me, *self.channels}))
-        self.job = job
-        self.round_timeout = round_timeout
-        self.ledger = ledger if ledger is not None else Ledger()
-        self.dealer = dealer
-        self.revealer = revealer
-        self.inputs: dict[str, Any] = dict(inputs or {})
-        self.params: dict[str, Any] = dict(params or {})
-        self.mailbox = Mailbox()
-        self.outputs: dict[str, Any] = {}
+        chans = dict(channels)
+        self.state = SessionState(
+            me=me,
+            parties=tuple(sorted({me, *chans})),
+            job=job,
+            round_timeout=round_timeout,
+            channels=chans,
+            mailbox=Mailbox(),
+            ledger=ledger if ledger is not None else Ledger(),
+            liveness=Liveness(self._open_channels, round_timeout),
+            provider=provider,
+            policy=policy,
+            inputs=dict(inputs or {}),
+            params=dict(params or {}),
+            declared=tuple(declared),
+        )
         self._on_abort = on_abort
         self._bye: set[int] = set()
         self._bye_event = asyncio.Event()
         self._closing = False
-        self._aborted_by_peer: SessionAborted | None = None
 
     # ---- public ----------------------------------------------------------------------------
-    def context(self) -> Any:
-        from mpc_runtime.runtime.context import Context
+    @property
+    def me(self) -> int:
+        return self.state.me
 
-        return Context(self, OpPath(("main",)))
+    @property
+    def ledger(self) -> Ledger:
+        return self.state.ledger
 
-    async def run(self, program: Callable[[Any], Awaitable[T]]) -> T:
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return self.state.outputs
+
+    @property
+    def mailbox(self) -> Mailbox:
+        return self.state.mailbox
+
+    def context(self) -> Context:
+        return Context(self.state, OpPath(("main",)))
+
+    def fail(self, err: MPCError) -> None:
+        """Stop the session from outside (e.g. the coordinator aborted): wake every wait."""
+        self.state.mailbox.fail_all(err)
+        self._bye_event.set()
+
+    async def run(self, program: Callable[[Context], Awaitable[T]]) -> T:
         """Run ``program(ctx)`` with readers on every channel; close cleanly or abort everyone."""
         result: T
         try:
             async with asyncio.TaskGroup() as tg:
-                readers = [
-                    tg.create_task(self._reader(pid, ch)) for pid, ch in self.channels.items()
-                ]
+                tasks = [tg.create_task(self._reader(pid, ch)) for pid, ch in self._items()]
+                tasks.append(tg.create_task(self.state.liveness.run(self._frozen)))
                 try:
-                    result = await program(self.context())
+                    result = await self._program(program)
                     await self._goodbye()
                 finally:
                     self._closing = True
-                    for r in readers:
-                        r.cancel()
+                    for t in tasks:
+                        t.cancel()
         except BaseException as exc:  # noqa: BLE001 - mapped to one MPCError below
             err = first_mpc_error(exc)
             if err is None:
-                await self.abort(MPCError(f"party {self.me} failed: {type(exc).__name__}"))
-                raise
+                inner = first_exception(exc)
+                if isinstance(inner, KeyboardInterrupt | asyncio.CancelledError | SystemExit):
+                    await self.abort(MPCError(f"{self.state.label} was interrupted"))
+                    raise
+                err = program_error(inner, self.state.current_op)
             await self.abort(err)
-            if err is exc:
-                raise
-            raise err from exc
+            raise err from None
         return result
+
+    async def _program(self, program: Callable[[Context], Awaitable[T]]) -> T:
+        try:
+            return await program(self.context())
+        except MPCError as err:
+            if err.op_path is None:
+                raise err.with_context(op_path=self.state.current_op) from None
+            raise
+        except Exception as exc:
+            raise program_error(exc, self.state.current_op) from None
 
     async def abort(self, err: MPCError) -> None:
         """Tell every peer why we stop (best effort, bounded), then close every channel."""
         self._closing = True
-        self.mailbox.fail_all(err)
-        body = {
-            "code": type(err).__name__,
-            "reason": err.message[:300],
-            "lost": str(err.peer) if err.peer is not None else None,
-            "op": err.op_path,
-            "round": err.round,
-        }
-        if isinstance(err, SessionAborted):
-            body["code"] = "relay"  # do not echo an abort back and forth
-        sends = []
-        for pid, ch in self.channels.items():
-            if isinstance(err, SessionAborted) and err.peer == Identity.party(pid).label:
-                continue
-            msg = Message(MsgKind.ABORT, sender=self.identity.label, job=self.job, body=body)
-            sends.append(ch.send_quietly(msg, 0.5))
+        self.state.mailbox.fail_all(err)
+        abort = abort_of(err, self.state.label)
+        sends = [
+            ch.abort_quietly(self.state.job, abort, 0.5)
+            for pid, ch in self._items()
+            if Identity.party(pid).label != err.reporter
+        ]
         if sends:
             await asyncio.gather(*sends)
-        for ch in self.channels.values():
+        for ch in self.state.channels.values():
             ch.close()
         if self._on_abort is not None:
             try:
@@ -143,88 +222,65 @@ class Session:
                 pass
 
     # ---- internals -------------------------------------------------------------------------
+    def _items(self) -> list[tuple[int, Channel]]:
+        return list(self.state.channels.items())
+
+    def _open_channels(self) -> list[Channel]:
+        return [ch for pid, ch in self._items() if pid not in self._bye]
+
+    async def _frozen(self, err: MPCError) -> None:
+        log.error("party %s: %s", self.me, err)
+        self.fail(err)
+
     async def _goodbye(self) -> None:
         """Say BYE to everyone and wait (bounded) for everyone's BYE, then close."""
-        msg = Message(MsgKind.BYE, sender=self.identity.label, job=self.job)
-        await asyncio.gather(*(ch.send_quietly(msg, 0.5) for ch in self.channels.values()))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.round_timeout
-        while len(self._bye) < len(self.channels):
-            failure = self.mailbox.failure
-            if failure is not None:
-                raise failure
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                missing = sorted(set(self.channels) - self._bye)
-                log.warning("parties %s did not say goodbye in time", missing)
-                break
-            self._bye_event.clear()
-            try:
-                async with asyncio.timeout(remaining):
-                    await self._bye_event.wait()
-            except TimeoutError:
-                pass
-        if self.mailbox.unclaimed():
+        st = self.state
+        await asyncio.gather(*(ch.bye_quietly(st.job) for ch in st.channels.values()))
+        everyone = lambda: len(self._bye) == len(st.channels) or st.mailbox.failure is not None  # noqa: E731
+        if not await wait_until(self._bye_event, everyone, Deadline.after(st.round_timeout)):
+            missing = sorted(set(st.channels) - self._bye)
+            log.warning("parties %s did not say goodbye in time", missing)
+        if st.mailbox.failure is not None:
+            raise st.mailbox.failure
+        if st.mailbox.unclaimed():
             raise RemoteProtocolError(
-                f"peers sent {self.mailbox.unclaimed()} messages the program never asked for"
+                f"peers sent {st.mailbox.unclaimed()} messages the program never asked for"
             )
-        for ch in self.channels.values():
+        for ch in st.channels.values():
             ch.close()
 
     async def _reader(self, pid: int, ch: Channel) -> None:
         label = ch.peer.label
-        seen = ch.bytes_received
         try:
             while True:
-                msg = await ch.receive()
-                size, seen = ch.bytes_received - seen, ch.bytes_received
-                if msg is None:
-                    if pid in self._bye or self._closing:
-                        return
-                    raise PeerLostError(f"{label} was lost (connection closed)", peer=label)
-                if msg.kind is MsgKind.DATA:
-                    if msg.job != self.job:
-                        raise RemoteProtocolError(
-                            f"{label} sent a message for another job", peer=label
+                match await ch.next_event():
+                    case Data() as data:
+                        if data.job != self.state.job:
+                            raise RemoteProtocolError(
+                                f"{label} sent a message for another job", peer=label, culprit=label
+                            )
+                        self.state.mailbox.put(label, data)
+                    case Bye():
+                        self._bye.add(pid)
+                        self._bye_event.set()
+                    case PeerAbort(abort=abort):
+                        raise aborted_by(label, abort)
+                    case EndOfStream(detail=detail):
+                        if pid in self._bye or self._closing:
+                            return
+                        where = f" {detail}" if detail else ""
+                        raise PeerLostError(
+                            f"{label} was lost (connection closed{where})", peer=label, culprit=label
                         )
-                    if pid in self._bye:
+                    case _:
                         raise RemoteProtocolError(
-                            f"{label} sent data after saying goodbye", peer=label
+                            f"{label} sent an unexpected message", peer=label, culprit=label
                         )
-                    self.mailbox.put(msg, size)
-                elif msg.kind is MsgKind.BYE:
-                    self._bye.add(pid)
-                    self._bye_event.set()
-                elif msg.kind is MsgKind.ABORT:
-                    raise _abort_from(label, msg.body)
-                else:
-                    raise RemoteProtocolError(
-                        f"{label} sent an unexpected {msg.kind.name}", peer=label
-                    )
         except MPCError as err:
             if self._closing and isinstance(err, PeerLostError):
                 return
             if not isinstance(err, SessionAborted):
                 log.error("party %s: %s", self.me, err)
-            self.mailbox.fail_peer(label, err)
-            self.mailbox.fail_all(err)
-            self._bye_event.set()
+            self.fail(err.with_context(peer=label))
         except asyncio.CancelledError:
             return
-
-
-def _abort_from(label: str, body: Any) -> SessionAborted:
-    if not isinstance(body, dict):
-        return SessionAborted(f"{label} aborted the session", peer=label)
-    reason = str(body.get("reason", ""))[:300]
-    op = body.get("op")
-    rnd = body.get("round")
-    err = SessionAborted(
-        f"{label} aborted the session: {reason}",
-        peer=label,
-        op_path=op if isinstance(op, str) else None,
-        round=rnd if isinstance(rnd, int) else None,
-    )
-    lost = body.get("lost")
-    err.lost = lost if isinstance(lost, str) else None  # type: ignore[attr-defined]
-    return err

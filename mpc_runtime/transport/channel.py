@@ -1,19 +1,36 @@
-"""A channel: one authenticated peer, a byte link and a sans-IO wire connection.
+"""A channel: one authenticated peer, a byte link and its sans-IO wire connection.
 
-Sending encodes a :class:`~mpc_runtime.wire.Message` into frame parts and writes them; receiving
-asks the link to fill the wire connection (a :class:`~.link.ProtocolLink` reads straight into
-its frame buffers) until a whole message is ready.  Every message from
-the peer must carry the sender identity its certificate proved, or it is refused.
+Sending encodes a :class:`~mpc_runtime.wire.Message` and writes its frame; receiving asks the link
+to fill the wire connection (a :class:`~.link.ProtocolLink` reads straight into its frame buffers)
+until the connection hands out a typed :class:`~mpc_runtime.wire.Event`.  The wire connection
+enforces the order of messages and that every one carries the sender identity the certificate
+proved.  ``last_heard`` (when bytes last arrived) and ``last_sent`` drive heartbeats and the
+detection of frozen peers (:mod:`.liveness`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
-from mpc_runtime.errors import DecodeError, MPCError, PeerLostError, RemoteProtocolError
+from mpc_runtime.errors import MPCError, PeerLostError
 from mpc_runtime.ids import Identity
 from mpc_runtime.transport.link import Link
-from mpc_runtime.wire import DEFAULT_MAX_FRAME, Message, MsgKind, WireConnection
+from mpc_runtime.wire import (
+    DEFAULT_MAX_FRAME,
+    Abort,
+    ControlOp,
+    EndOfStream,
+    Event,
+    Hello,
+    Message,
+    MsgKind,
+    WireConnection,
+    encode_op,
+)
+from mpc_runtime.wire.control import encode_abort, encode_hello
+
+__all__ = ["Channel"]
 
 
 class Channel:
@@ -33,9 +50,9 @@ class Channel:
         self.peer = peer
         self.me = me
         self.wire = wire if wire is not None else WireConnection(max_frame_bytes)
-        self._eof = False
-        self.latency = 0.0
-        """Seconds to hold each DATA message before sending (simulated network latency)."""
+        self.wire.peer = peer.label
+        self.last_sent = time.monotonic()
+        self._ended = False
 
     @property
     def bytes_sent(self) -> int:
@@ -45,23 +62,43 @@ class Channel:
     def bytes_received(self) -> int:
         return self.wire.bytes_received
 
+    @property
+    def last_heard(self) -> float:
+        """``time.monotonic()`` when bytes from the peer last arrived."""
+        return self.link.last_received
+
+    # ---- sending ----------------------------------------------------------------------------
     async def send(self, msg: Message) -> int:
         """Send one message; returns the number of frame bytes written."""
         before = self.wire.bytes_sent
         parts = self.wire.send(msg)
-        if self.latency and msg.kind is MsgKind.DATA:
-            await asyncio.sleep(self.latency)
         try:
             await self.link.send(parts)
         except PeerLostError as exc:  # the link does not know who is on the other end
             raise PeerLostError(
-                f"{self.peer.label} was lost ({exc.message})", peer=self.peer.label
+                f"{self.peer.label} was lost ({exc.message})",
+                peer=self.peer.label,
+                culprit=self.peer.label,
             ) from None
+        self.last_sent = time.monotonic()
         return self.wire.bytes_sent - before
 
+    def op_message(self, job: str, op: ControlOp) -> Message:
+        return Message(MsgKind.CONTROL, self.me.label, job, body=encode_op(op))
+
+    async def send_op(self, job: str, op: ControlOp) -> int:
+        """Send one CONTROL operation."""
+        return await self.send(self.op_message(job, op))
+
+    async def send_hello(self, hello: Hello) -> int:
+        return await self.send(Message(MsgKind.HELLO, self.me.label, body=encode_hello(hello)))
+
+    def abort_message(self, job: str, abort: Abort) -> Message:
+        return Message(MsgKind.ABORT, self.me.label, job, body=encode_abort(abort))
+
     async def send_quietly(self, msg: Message, timeout: float = 1.0) -> bool:
-        """Best-effort send bounded by ``timeout`` (an ABORT or BYE to a peer that may be gone);
-        True if it was written, False if the peer was lost, slow or refused."""
+        """Best-effort send bounded by ``timeout`` (an ABORT, BYE or PING to a peer that may be
+        gone); True if it was written, False if the peer was lost, slow or refused."""
         try:
             async with asyncio.timeout(timeout):
                 await self.send(msg)
@@ -69,35 +106,37 @@ class Channel:
             return False
         return True
 
-    async def receive(self) -> Message | None:
-        """The next message, or None at a clean end of stream (the caller decides if it was).
+    async def abort_quietly(self, job: str, abort: Abort, timeout: float = 1.0) -> bool:
+        return await self.send_quietly(self.abort_message(job, abort), timeout)
 
-        Raises DecodeError for bad bytes, RemoteProtocolError for a wrong sender.
+    async def bye_quietly(self, job: str = "", timeout: float = 0.5) -> bool:
+        return await self.send_quietly(Message(MsgKind.BYE, self.me.label, job), timeout)
+
+    async def ping(self, timeout: float = 1.0) -> bool:
+        """A heartbeat (skipped while the connection is closing)."""
+        if self.wire.our_state.value not in ("handshake", "open"):
+            return False
+        return await self.send_quietly(Message(MsgKind.PING, self.me.label), timeout)
+
+    # ---- receiving --------------------------------------------------------------------------
+    async def next_event(self) -> Event:
+        """The next typed event.  After :class:`EndOfStream` every call returns it again.
+
+        Raises DecodeError for bad bytes and RemoteProtocolError for a message out of order or
+        from a sender that is not the certified peer.
         """
         while True:
+            event = self.wire.next_event()
+            if event is not None:
+                if isinstance(event, EndOfStream):
+                    self._ended = True
+                return event
+            if self._ended:
+                return EndOfStream(clean=self.wire.their_state.value == "ended")
             try:
-                msg = self.wire.next_message()
-            except DecodeError as exc:  # the wire layer does not know who sent the bytes
-                raise type(exc)(exc.message, peer=self.peer.label) from None
-            if msg is not None:
-                if msg.sender != self.peer.label:
-                    claimed = _claimed_label(msg.sender)
-                    err = RemoteProtocolError(
-                        f"{self.peer.label} sent a message claiming to be from {claimed}",
-                        peer=self.peer.label,
-                    )
-                    err.claimed = claimed  # type: ignore[attr-defined]
-                    raise err
-                return msg
-            if self._eof:
-                return None
-            try:
-                more = await self.link.fill(self.wire)
+                await self.link.fill(self.wire)
             except PeerLostError:
-                more = False
                 self.wire.receive_eof()
-            if not more:
-                self._eof = True
 
     def close(self) -> None:
         self.link.close()
@@ -108,11 +147,3 @@ class Channel:
 
     def __repr__(self) -> str:
         return f"Channel(peer={self.peer.label})"
-
-
-def _claimed_label(sender: str) -> str:
-    """The identity a peer claimed, if it is a well-formed one (the text is the peer's)."""
-    try:
-        return Identity.from_label(sender).label
-    except ValueError:
-        return "an invalid identity"

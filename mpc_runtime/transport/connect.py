@@ -1,10 +1,15 @@
 """Dialing and accepting authenticated connections.
 
-:func:`dial` connects with exponential backoff under a deadline (never forever), checks that the
+:func:`dial` connects with exponential backoff (capped at 0.25 s) under a deadline, checks that the
 certificate proves the identity we wanted, and exchanges HELLO messages.  :class:`Listener` takes
 plain TCP, upgrades it to TLS itself (so a failed handshake is our typed, logged refusal rather
 than asyncio noise), reads the peer's identity from its certificate, and refuses a peer whose
-HELLO claims a different identity, another cluster, or another job spec.
+HELLO claims a different identity, another cluster, or another job spec (with an ABORT saying so).
+
+Refused certificates are explained on both sides: the listener logs why it refused ("its
+certificate has expired"); the dialer says what is wrong with its own certificate ("ours expired on
+2026-01-01 00:00 UTC") or, when it refuses the server, reads the server's certificate once more
+without verifying it, only to say what is wrong with it.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
+from mpc_runtime.deadline import Deadline
 from mpc_runtime.errors import (
     ConnectError,
     MPCError,
@@ -25,124 +31,187 @@ from mpc_runtime.errors import (
     SpecMismatch,
 )
 from mpc_runtime.ids import Identity
+from mpc_runtime.pki import der_certificate_problem, load_cert
 from mpc_runtime.transport.channel import Channel
 from mpc_runtime.transport.link import ProtocolLink
-from mpc_runtime.transport.tls import peer_identity
-from mpc_runtime.wire import Message, MsgKind, WireConnection
+from mpc_runtime.transport.tls import TLSFiles, peer_identity, verify_failure
+from mpc_runtime.wire import Abort, EndOfStream, Hello, HelloEvent, PeerAbort, WireConnection
 
 log = logging.getLogger("mpc.transport")
 
-HelloCheck = Callable[[Identity, dict[str, Any]], None]
-"""Raises an MPCError if a peer's HELLO body is unacceptable."""
+MAX_BACKOFF = 0.25
+"""Longest pause between two dial attempts, seconds."""
+
+HelloCheck = Callable[[Identity, Hello], None]
+"""Raises an MPCError if a peer's HELLO is unacceptable."""
 
 
-def compare_hello(mine: dict[str, Any]) -> HelloCheck:
+def compare_hello(mine: Hello) -> HelloCheck:
     """A check refusing a peer whose cluster, job id or spec hash differs from ours."""
 
-    def check(peer: Identity, theirs: dict[str, Any]) -> None:
-        if theirs.get("cluster") != mine.get("cluster"):
+    def check(peer: Identity, theirs: Hello) -> None:
+        if theirs.cluster != mine.cluster:
             raise PeerIdentityError(f"{peer.label} belongs to another cluster", peer=peer.label)
         for field in ("job", "spec"):
-            if field in mine and theirs.get(field) != mine[field]:
+            ours, other = getattr(mine, field), getattr(theirs, field)
+            if ours and other != ours:
                 raise SpecMismatch(
-                    f"{peer.label} holds a different job spec "
-                    f"({field}: ours {str(mine[field])[:16]},"
-                    f" theirs {str(theirs.get(field))[:16]});"
-                    " refusing to start",
+                    f"{peer.label} holds a different job spec ({field}: ours {ours[:16]},"
+                    f" theirs {other[:16]}); refusing to start",
                     peer=peer.label,
+                    culprit=peer.label,
                 )
 
     return check
 
 
-def _abort_error(peer: Identity, body: Any) -> MPCError:
-    reason = body.get("reason", "no reason given") if isinstance(body, dict) else "no reason"
-    code = body.get("code", "") if isinstance(body, dict) else ""
-    text = f"{peer.label} refused the connection: {str(reason)[:200]}"
-    if code == "spec-mismatch":
+def cluster_check(cluster: str) -> HelloCheck:
+    """A HELLO check that only compares the cluster (specs are compared by the join op)."""
+    return compare_hello(Hello(cluster))
+
+
+def refusal_error(peer: Identity, abort: Abort) -> MPCError:
+    """The error for an ABORT a peer sent instead of HELLO."""
+    text = f"{peer.label} refused the connection: {abort.reason}"
+    if abort.code == "spec-mismatch":
         return SpecMismatch(text, peer=peer.label)
-    if code == "identity":
+    if abort.code == "identity":
         return PeerIdentityError(text, peer=peer.label)
     return RemoteProtocolError(text, peer=peer.label)
 
 
-async def _expect_hello(ch: Channel, timeout: float) -> dict[str, Any]:
+async def _expect_hello(ch: Channel, deadline: Deadline, why_closed: Callable[[], str]) -> Hello:
     try:
-        async with asyncio.timeout(timeout):
-            msg = await ch.receive()
+        async with deadline.scope():
+            event = await ch.next_event()
     except TimeoutError:
-        raise PeerLostError(f"{ch.peer.label} sent no HELLO within {timeout:g}s") from None
-    if msg is None:
-        raise PeerLostError(f"{ch.peer.label} closed the connection during the handshake")
-    if msg.kind is MsgKind.ABORT:
-        raise _abort_error(ch.peer, msg.body)
-    if msg.kind is not MsgKind.HELLO or not isinstance(msg.body, dict):
-        raise RemoteProtocolError(f"{ch.peer.label} did not start with HELLO", peer=ch.peer.label)
-    return msg.body
+        raise PeerLostError(
+            f"{ch.peer.label} sent no HELLO before the deadline", peer=ch.peer.label
+        ) from None
+    match event:
+        case HelloEvent(hello=hello):
+            return hello
+        case PeerAbort(abort=abort):
+            raise refusal_error(ch.peer, abort)
+        case EndOfStream():
+            raise PeerLostError(
+                f"{ch.peer.label} closed the connection during the handshake{why_closed()}",
+                peer=ch.peer.label,
+            )
+        case _:
+            raise RemoteProtocolError(
+                f"{ch.peer.label} did not start with HELLO", peer=ch.peer.label
+            )
+
+
+def _ssl_object(link: ProtocolLink) -> Any:
+    return link.transport.get_extra_info("ssl_object") if link.transport is not None else None
+
+
+def _closed_reason_of(link: ProtocolLink, tls: TLSFiles) -> Callable[[], str]:
+    """Why a peer closed on us during the handshake, as a clause (or ''), computed when asked."""
+
+    def why() -> str:
+        reason = link.lost_reason
+        if isinstance(reason, ssl.SSLError):
+            return f": {verify_failure(reason)}"
+        own = tls.own_problem()
+        return f" (our certificate is {own})" if own else ""
+
+    return why
+
+
+async def _server_cert_problem(host: str, port: int, tls: TLSFiles, deadline: Deadline) -> str:
+    """Read the server's certificate without verifying it, to say what is wrong with it."""
+    try:
+        async with asyncio.timeout(min(2.0, max(0.1, deadline.remaining()))):
+            _, writer = await asyncio.open_connection(host, port, ssl=tls.diagnostic_client())
+        der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+        writer.transport.abort()
+        problem = der_certificate_problem(der, load_cert(tls.ca)) if der else None
+    except (OSError, TimeoutError, ssl.SSLError, MPCError):
+        return ""
+    return f": its certificate is {problem}" if problem else ""
+
+
+async def _connect(
+    host: str, port: int, tls: TLSFiles, expected: Identity, deadline: Deadline, max_frame: int
+) -> ProtocolLink:
+    loop = asyncio.get_running_loop()
+    try:
+        _, link = await asyncio.wait_for(
+            loop.create_connection(
+                lambda: ProtocolLink(WireConnection(max_frame)),
+                host,
+                port,
+                ssl=tls.client(),
+                ssl_handshake_timeout=max(0.1, deadline.remaining()),
+            ),
+            timeout=max(0.1, deadline.remaining()),
+        )
+    except ssl.SSLCertVerificationError as exc:
+        why = await _server_cert_problem(host, port, tls, deadline)
+        raise PeerIdentityError(
+            f"{expected.label} at {host}:{port} presented a certificate we do not trust"
+            f"{why or f' ({exc.verify_message})'}",
+            peer=expected.label,
+            culprit=expected.label,
+        ) from None
+    except ssl.SSLError as exc:
+        own = tls.own_problem()
+        tail = f"; our certificate is {own}" if own else ""
+        raise PeerIdentityError(
+            f"TLS handshake with {expected.label} at {host}:{port} failed:"
+            f" {verify_failure(exc)}{tail}",
+            peer=expected.label,
+        ) from None
+    return link
 
 
 async def dial(
     host: str,
     port: int,
     *,
-    ctx: ssl.SSLContext,
+    tls: TLSFiles,
     me: Identity,
     expected: Identity,
-    cluster: str,
-    hello: dict[str, Any],
-    deadline: float,
+    hello: Hello,
+    deadline: Deadline,
     max_frame_bytes: int,
     check: HelloCheck | None = None,
 ) -> Channel:
-    """Connect to ``expected`` at host:port, retrying with backoff until ``deadline``."""
-    loop = asyncio.get_running_loop()
-    delay = 0.05
+    """Connect to ``expected`` at host:port, retrying with capped backoff until ``deadline``."""
+    delay = 0.02
     last = "no attempt made"
     while True:
-        remaining = deadline - loop.time()
-        if remaining <= 0:
+        if deadline.expired:
             raise ConnectError(
                 f"could not reach {expected.label} at {host}:{port} before the connect deadline"
                 f" (last error: {last})",
                 peer=expected.label,
+                culprit=expected.label,
             )
         try:
-            _, link = await asyncio.wait_for(
-                loop.create_connection(
-                    lambda: ProtocolLink(WireConnection(max_frame_bytes)),
-                    host,
-                    port,
-                    ssl=ctx,
-                    ssl_handshake_timeout=remaining,
-                ),
-                timeout=remaining,
-            )
-        except ssl.SSLCertVerificationError as exc:
-            raise PeerIdentityError(
-                f"{host}:{port} presented a certificate we do not trust ({exc.verify_message})",
-                peer=expected.label,
-            ) from None
-        except ssl.SSLError as exc:
-            raise PeerIdentityError(
-                f"TLS handshake with {host}:{port} failed ({exc.reason or type(exc).__name__})",
-                peer=expected.label,
-            ) from None
+            link = await _connect(host, port, tls, expected, deadline, max_frame_bytes)
         except (OSError, TimeoutError) as exc:
             last = type(exc).__name__ if not str(exc) else str(exc)[:120]
-            await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
-            delay = min(delay * 2, 1.0)
+            await asyncio.sleep(min(delay, deadline.remaining()))
+            delay = min(delay * 2, MAX_BACKOFF)
             continue
         try:
-            got = peer_identity(_ssl_object(link), cluster)
+            got = peer_identity(_ssl_object(link), hello.cluster)
             if got != expected:
                 raise PeerIdentityError(
                     f"{host}:{port} proved identity {got.label}, expected {expected.label}",
                     peer=expected.label,
+                    claimed=got.label,
                 )
             ch = Channel(link, got, me, max_frame_bytes, wire=link.wire)
-            await ch.send(Message(MsgKind.HELLO, sender=me.label, body=hello))
-            body = await _expect_hello(ch, max(1.0, deadline - loop.time()))
-            (check or compare_hello(hello))(got, body)
+            await ch.send_hello(hello)
+            at_least_1s = Deadline(max(deadline.when, Deadline.after(1.0).when))
+            why = _closed_reason_of(link, tls)
+            theirs = await _expect_hello(ch, at_least_1s, why)
+            (check or compare_hello(hello))(got, theirs)
             return ch
         except MPCError:
             link.abort()
@@ -150,12 +219,8 @@ async def dial(
         except (ConnectionError, OSError) as exc:
             link.abort()
             last = type(exc).__name__
-            await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
-            delay = min(delay * 2, 1.0)
-
-
-def _ssl_object(link: ProtocolLink) -> Any:
-    return link.transport.get_extra_info("ssl_object") if link.transport is not None else None
+            await asyncio.sleep(min(delay, deadline.remaining()))
+            delay = min(delay * 2, MAX_BACKOFF)
 
 
 class Listener:
@@ -168,8 +233,7 @@ class Listener:
         *,
         ctx: ssl.SSLContext,
         me: Identity,
-        cluster: str,
-        hello: dict[str, Any],
+        hello: Hello,
         admit: Callable[[Identity], bool],
         max_frame_bytes: int,
         handshake_timeout: float = 10.0,
@@ -178,7 +242,6 @@ class Listener:
         self.host, self.port = host, port
         self._ctx = ctx
         self._me = me
-        self._cluster = cluster
         self._hello = hello
         self._admit = admit
         self._check = check or compare_hello(hello)
@@ -186,7 +249,6 @@ class Listener:
         self._handshake_timeout = handshake_timeout
         self._server: asyncio.Server | None = None
         self._ready: dict[Identity, Channel] = {}
-        self._waiters: dict[Identity, asyncio.Future[Channel]] = {}
         self._queue: asyncio.Queue[Channel] = asyncio.Queue()
         self.errors: list[MPCError] = []
         self.refusals: list[str] = []
@@ -217,9 +279,8 @@ class Listener:
         task.add_done_callback(self._handlers.discard)
 
     async def _serve(self, link: ProtocolLink) -> None:
-        addr = link.peername
         try:
-            await self._handshake(link, addr)
+            await self._handshake(link, link.peername)
         except asyncio.CancelledError:
             link.abort()
             raise
@@ -230,7 +291,8 @@ class Listener:
         self.refusals.append(text)
         link.abort()
 
-    async def _handshake(self, link: ProtocolLink, addr: str) -> None:
+    async def _tls(self, link: ProtocolLink, addr: str) -> Identity | None:
+        """Upgrade to TLS and read the peer's identity; None (after logging why) if refused."""
         loop = asyncio.get_running_loop()
         try:
             if link.transport is None:
@@ -246,30 +308,34 @@ class Listener:
                 raise ConnectionError("connection closed during the TLS handshake")
             link.set_transport(tls)
         except ssl.SSLError as exc:
-            self._refuse(addr, f"TLS handshake failed ({exc.reason or type(exc).__name__})", link)
-            return
+            self._refuse(addr, verify_failure(exc), link)
+            return None
         except (TimeoutError, ConnectionError, OSError) as exc:
             self._refuse(addr, f"TLS handshake did not complete ({type(exc).__name__})", link)
-            return
+            return None
         try:
-            ident = peer_identity(_ssl_object(link), self._cluster)
+            ident = peer_identity(_ssl_object(link), self._hello.cluster)
         except PeerIdentityError as exc:
             self._refuse(addr, str(exc), link)
-            return
+            return None
         if not self._admit(ident):
-            self._refuse(addr, f"{ident.label} is not expected here", link)
+            self._refuse(addr, f"{ident.label} is not expected here (wrong role or name)", link)
+            return None
+        return ident
+
+    async def _handshake(self, link: ProtocolLink, addr: str) -> None:
+        ident = await self._tls(link, addr)
+        if ident is None:
             return
         ch = Channel(link, ident, self._me, self._max_frame, wire=link.wire)
         try:
-            body = await _expect_hello(ch, self._handshake_timeout)
+            theirs = await _expect_hello(ch, Deadline.after(self._handshake_timeout), lambda: "")
         except RemoteProtocolError as exc:
-            if "claiming to be" in exc.message:
-                claimed = getattr(exc, "claimed", "another identity")
-                reason = f"certificate proves {ident.label} but the peer claims to be {claimed}"
-                await self._send_abort(ch, "identity", reason)
+            if exc.claimed is not None:
+                reason = f"certificate proves {ident.label} but the peer claims to be {exc.claimed}"
+                await ch.abort_quietly("", Abort("identity", reason))
                 self._refuse(addr, reason, link)
-                self.errors.append(PeerIdentityError(reason, peer=ident.label))
-                self._changed.set()
+                self._fail(PeerIdentityError(reason, peer=ident.label, claimed=exc.claimed))
             else:
                 self._refuse(addr, str(exc), link)
             return
@@ -277,19 +343,18 @@ class Listener:
             self._refuse(addr, str(exc), link)
             return
         try:
-            self._check(ident, body)
+            self._check(ident, theirs)
         except MPCError as exc:
             code = "spec-mismatch" if isinstance(exc, SpecMismatch) else "identity"
-            await self._send_abort(ch, code, exc.message)
+            await ch.abort_quietly("", Abort(code, exc.message))
             self._refuse(addr, str(exc), link)
-            self.errors.append(exc)
-            self._changed.set()
+            self._fail(exc)
             return
         if ident in self._ready:
             self._refuse(addr, f"{ident.label} is already connected", link)
             return
         try:
-            await ch.send(Message(MsgKind.HELLO, sender=self._me.label, body=self._hello))
+            await ch.send_hello(self._hello)
         except PeerLostError:
             self._refuse(addr, f"{ident.label} went away during the handshake", link)
             return
@@ -298,32 +363,33 @@ class Listener:
         self._queue.put_nowait(ch)
         self._changed.set()
 
-    async def _send_abort(self, ch: Channel, code: str, reason: str) -> None:
-        body = {"code": code, "reason": reason[:200]}
-        await ch.send_quietly(Message(MsgKind.ABORT, sender=self._me.label, body=body))
+    def _fail(self, err: MPCError) -> None:
+        self.errors.append(err)
+        self._changed.set()
 
     @property
     def connected(self) -> set[Identity]:
         return set(self._ready)
 
-    async def accept_all(self, expected: set[Identity], deadline: float) -> dict[Identity, Channel]:
+    async def accept_all(
+        self, expected: set[Identity], deadline: Deadline
+    ) -> dict[Identity, Channel]:
         """Wait until every expected identity has connected, or fail naming who is missing."""
-        loop = asyncio.get_running_loop()
         while True:
             if self.errors:
                 raise self.errors[0]
             if expected <= set(self._ready):
                 return {i: self._ready[i] for i in expected}
-            remaining = deadline - loop.time()
-            if remaining <= 0:
+            if deadline.expired:
                 missing = sorted(i.label for i in expected - set(self._ready))
                 raise ConnectError(
                     f"{', '.join(missing)} did not connect before the connect deadline",
                     peer=missing[0],
+                    culprit=missing[0],
                 )
             self._changed.clear()
             try:
-                async with asyncio.timeout(remaining):
+                async with deadline.scope():
                     await self._changed.wait()
             except TimeoutError:
                 pass
@@ -348,3 +414,14 @@ class Listener:
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
             except (TimeoutError, asyncio.CancelledError):
                 pass
+
+
+__all__ = [
+    "MAX_BACKOFF",
+    "HelloCheck",
+    "Listener",
+    "cluster_check",
+    "compare_hello",
+    "dial",
+    "refusal_error",
+]

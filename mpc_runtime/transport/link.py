@@ -12,6 +12,7 @@ with the real wire encoding.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from typing import Protocol, cast
 
@@ -27,7 +28,14 @@ COALESCE_BYTES = 64 * 1024
 
 
 class Link(Protocol):
-    """A reliable, ordered byte pipe to one peer."""
+    """A reliable, ordered byte pipe to one peer.
+
+    ``last_received`` is the ``time.monotonic()`` of the last bytes (or end of stream) that
+    arrived: the liveness signal heartbeats keep fresh.
+    """
+
+    @property
+    def last_received(self) -> float: ...
 
     async def send(self, parts: Sequence[Buffer]) -> None: ...
 
@@ -99,6 +107,8 @@ class ProtocolLink(asyncio.BufferedProtocol):
         self._send_lock = asyncio.Lock()
         self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._peername = "unknown"
+        self.last_received = time.monotonic()
+        self.lost_reason: Exception | None = None
 
     # -- asyncio protocol callbacks ------------------------------------------------------------
 
@@ -125,6 +135,7 @@ class ProtocolLink(asyncio.BufferedProtocol):
         return self.wire.get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int) -> None:
+        self.last_received = time.monotonic()
         if self._eof_fed:
             return
         self.wire.buffer_updated(nbytes)
@@ -138,6 +149,7 @@ class ProtocolLink(asyncio.BufferedProtocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.lost_reason = exc
         self._lost = self._eof = True
         self._wake()
         if self._drain_waiter is not None and not self._drain_waiter.done():
@@ -246,6 +258,7 @@ class MemoryLink:
     """One end of an in-memory link; bytes are copied so buffers may be reused by the sender."""
 
     def __init__(self, inbox: asyncio.Queue[bytes], outbox: asyncio.Queue[bytes]) -> None:
+        self.last_received = time.monotonic()
         self._inbox = inbox
         self._outbox = outbox
         self._closed = False
@@ -264,6 +277,7 @@ class MemoryLink:
 
     async def fill(self, wire: WireConnection) -> bool:
         data = await self.receive()
+        self.last_received = time.monotonic()
         if not data:
             wire.receive_eof()
             return False
@@ -278,6 +292,32 @@ class MemoryLink:
 
     async def wait_closed(self) -> None:
         return None
+
+
+class DelayedLink:
+    """A link wrapper that holds every send for ``latency`` seconds (simulated network latency for
+    benchmarks); receiving is the wrapped link's.  Never used unless a cluster file asks for it."""
+
+    def __init__(self, inner: Link, latency: float) -> None:
+        self.inner = inner
+        self.latency = latency
+
+    @property
+    def last_received(self) -> float:
+        return self.inner.last_received
+
+    async def send(self, parts: Sequence[Buffer]) -> None:
+        await asyncio.sleep(self.latency)
+        await self.inner.send(parts)
+
+    async def fill(self, wire: WireConnection) -> bool:
+        return await self.inner.fill(wire)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    async def wait_closed(self) -> None:
+        await self.inner.wait_closed()
 
 
 def memory_link_pair() -> tuple[MemoryLink, MemoryLink]:

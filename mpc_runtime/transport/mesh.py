@@ -1,28 +1,37 @@
-"""The full mesh of TLS connections among the computing parties of one job.
+"""Connections of a cluster: the party mesh of one job, and dialing/listening for services.
 
 Every party listens; party i dials each party j < i and accepts each party j > i, so every pair
 has exactly one connection.  Dialing retries under the connect deadline; when the deadline passes
-the error names every party that is still missing.
+the error names every party that is still missing.  Services (the coordinator, the dealer) listen
+with a cluster-only HELLO check; participants dial them with :func:`dial_service`.
+
+May import: config, errors, ids, deadline and the rest of the transport package.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
-from mpc_runtime.config import ClusterConfig
+from mpc_runtime.config import ClusterConfig, Endpoint
+from mpc_runtime.deadline import Deadline
 from mpc_runtime.errors import ConnectError
 from mpc_runtime.ids import Identity, Role
 from mpc_runtime.transport.channel import Channel
-from mpc_runtime.transport.connect import Listener, dial
+from mpc_runtime.transport.connect import Listener, cluster_check, dial
+from mpc_runtime.transport.link import DelayedLink
 from mpc_runtime.transport.tls import TLSFiles
+from mpc_runtime.wire import Hello
+
+__all__ = ["build_mesh", "dial_service", "party_listener", "service_listener", "tls_files"]
 
 
 def tls_files(cfg: ClusterConfig, ident: Identity) -> TLSFiles:
     return TLSFiles(cfg.ca_cert_path, cfg.cert_path(ident), cfg.key_path(ident))
 
 
-def party_listener(cfg: ClusterConfig, me: int, hello: dict[str, Any]) -> Listener:
+def party_listener(cfg: ClusterConfig, me: int, hello: Hello) -> Listener:
     """A listener on party ``me``'s port admitting only the parties that dial it."""
     ident = Identity.party(me)
     ep = cfg.party(me)
@@ -35,7 +44,6 @@ def party_listener(cfg: ClusterConfig, me: int, hello: dict[str, Any]) -> Listen
         ep.port,
         ctx=tls_files(cfg, ident).server(),
         me=ident,
-        cluster=cfg.name,
         hello=hello,
         admit=admit,
         max_frame_bytes=cfg.limits.max_frame_bytes,
@@ -43,14 +51,47 @@ def party_listener(cfg: ClusterConfig, me: int, hello: dict[str, Any]) -> Listen
     )
 
 
+def service_listener(
+    cfg: ClusterConfig, me: Identity, endpoint: Endpoint, admit: Callable[[Identity], bool]
+) -> Listener:
+    """The TLS listener of a service (coordinator or dealer): cluster-only HELLO, round-timeout
+    handshake bound, admitting whom ``admit`` accepts."""
+    return Listener(
+        endpoint.listen_host,
+        endpoint.port,
+        ctx=tls_files(cfg, me).server(),
+        me=me,
+        hello=Hello(cfg.name),
+        admit=admit,
+        max_frame_bytes=cfg.limits.max_frame_bytes,
+        handshake_timeout=cfg.timeouts.round,
+        check=cluster_check(cfg.name),
+    )
+
+
+async def dial_service(
+    cfg: ClusterConfig, me: Identity, endpoint: Endpoint, expected: Identity, deadline: Deadline
+) -> Channel:
+    """Dial a service (coordinator or dealer) as ``me``, cluster-only HELLO."""
+    return await dial(
+        endpoint.host,
+        endpoint.port,
+        tls=tls_files(cfg, me),
+        me=me,
+        expected=expected,
+        hello=Hello(cfg.name),
+        deadline=deadline,
+        max_frame_bytes=cfg.limits.max_frame_bytes,
+        check=cluster_check(cfg.name),
+    )
+
+
 async def build_mesh(
-    cfg: ClusterConfig, me: int, hello: dict[str, Any], listener: Listener
+    cfg: ClusterConfig, me: int, hello: Hello, listener: Listener, deadline: Deadline
 ) -> dict[int, Channel]:
     """Connect party ``me`` to every other party; returns channels keyed by party id."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + cfg.timeouts.connect
     ident = Identity.party(me)
-    ctx = tls_files(cfg, ident).client()
+    tls = tls_files(cfg, ident)
     lower = [p for p in cfg.parties if p.id < me]
     higher = {Identity.party(p.id) for p in cfg.parties if p.id > me}
 
@@ -59,18 +100,15 @@ async def build_mesh(
         return await dial(
             ep.host,
             ep.port,
-            ctx=ctx,
+            tls=tls,
             me=ident,
             expected=Identity.party(pid),
-            cluster=cfg.name,
             hello=hello,
             deadline=deadline,
             max_frame_bytes=cfg.limits.max_frame_bytes,
         )
 
-    tasks: dict[int, asyncio.Task[Channel]] = {
-        p.id: asyncio.ensure_future(dial_one(p.id)) for p in lower
-    }
+    tasks = {p.id: asyncio.ensure_future(dial_one(p.id)) for p in lower}
     accept_task = asyncio.ensure_future(listener.accept_all(higher, deadline))
     everything: list[asyncio.Future[Any]] = [*tasks.values(), accept_task]
     try:
@@ -80,14 +118,14 @@ async def build_mesh(
             other = [e for e in errors if not isinstance(e, ConnectError)]
             if other:
                 raise other[0]
-            # let the remaining dials settle so the error names everyone who is missing
-            await asyncio.wait(everything)
+            await asyncio.wait(everything)  # let the rest settle: name everyone who is missing
             missing = [f"party:{pid}" for pid, t in tasks.items() if t.exception() is not None]
             missing += sorted(i.label for i in higher - listener.connected)
             raise ConnectError(
                 f"party {me}: {', '.join(missing)} did not connect within"
                 f" {cfg.timeouts.connect:g}s (connect deadline)",
                 peer=missing[0] if missing else None,
+                culprit=missing[0] if missing else None,
             )
     except BaseException:
         for t in everything:
@@ -100,9 +138,8 @@ async def build_mesh(
     for ident_, ch in accept_task.result().items():
         if ident_.party_id is not None:
             channels[ident_.party_id] = ch
-    for ch in channels.values():
-        ch.latency = cfg.limits.simulated_latency_ms / 1000.0
+    latency = cfg.limits.simulated_latency_ms / 1000.0
+    if latency > 0:
+        for ch in channels.values():
+            ch.link = DelayedLink(ch.link, latency)
     return channels
-
-
-__all__ = ["build_mesh", "party_listener", "tls_files"]

@@ -12,7 +12,41 @@ from pathlib import Path
 
 from mpc_runtime.errors import ConfigError, PeerIdentityError
 from mpc_runtime.ids import Identity
-from mpc_runtime.pki import identity_from_der
+from mpc_runtime.pki import certificate_problem, identity_from_der, load_cert
+
+# OpenSSL X509_V_ERR_* codes that a refused certificate maps to, in words.
+_VERIFY_CODES = {
+    9: "its certificate is not valid yet",
+    10: "its certificate has expired",
+    2: "its certificate was not issued by this cluster's CA",
+    7: "its certificate signature does not verify against this cluster's CA",
+    18: "its certificate is self-signed, not issued by this cluster's CA",
+    19: "its certificate was not issued by this cluster's CA",
+    20: "its certificate was not issued by this cluster's CA",
+    21: "its certificate was not issued by this cluster's CA",
+}
+_ALERTS = {
+    "SSLV3_ALERT_CERTIFICATE_EXPIRED": "it refused our certificate as expired",
+    "TLSV1_ALERT_UNKNOWN_CA": "it refused our certificate as not issued by its CA",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "it refused our certificate",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "it refused our certificate",
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": "it requires a client certificate",
+    "SSLV3_ALERT_HANDSHAKE_FAILURE": "the TLS handshake failed (no common protocol version?)",
+    "TLSV1_ALERT_PROTOCOL_VERSION": "it does not speak TLS 1.3",
+    "WRONG_VERSION_NUMBER": "it does not speak TLS",
+}
+
+
+def verify_failure(exc: ssl.SSLError) -> str:
+    """Why a TLS handshake failed, in words (from the verify code or the alert name)."""
+    code = getattr(exc, "verify_code", None)
+    if isinstance(code, int) and code in _VERIFY_CODES:
+        return _VERIFY_CODES[code]
+    msg = getattr(exc, "verify_message", None)
+    if isinstance(msg, str) and msg:
+        return f"its certificate was refused ({msg})"
+    reason = exc.reason or ""
+    return _ALERTS.get(reason, f"the TLS handshake failed ({reason or type(exc).__name__})")
 
 
 def _base(purpose: ssl.Purpose, protocol: int, ca: Path, cert: Path, key: Path) -> ssl.SSLContext:
@@ -65,6 +99,21 @@ class TLSFiles:
 
     def __init__(self, ca: Path, cert: Path, key: Path) -> None:
         self.ca, self.cert, self.key = ca, cert, key
+
+    def own_problem(self) -> str | None:
+        """What is wrong with our own certificate (expired, not yet valid, another CA), if
+        anything: the likely reason a peer refused us."""
+        try:
+            return certificate_problem(load_cert(self.cert), load_cert(self.ca))
+        except ConfigError:
+            return None
+
+    def diagnostic_client(self) -> ssl.SSLContext:
+        """A client context that accepts any server certificate, only to *read* it and say what
+        is wrong with it after a refused handshake; never used to exchange data."""
+        ctx = client_context(self.ca, self.cert, self.key)
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
 
     def server(self) -> ssl.SSLContext:
         return server_context(self.ca, self.cert, self.key)

@@ -1,7 +1,8 @@
-"""The sans-IO wire layer: frames, the msgpack/ndarray body codec, messages, a connection.
+"""The sans-IO wire layer: frames, the msgpack/ndarray body codec, messages, typed control
+operations, and the per-peer connection state machine.
 
 Nothing here does I/O: bytes go in through ``receive_data`` and come out of ``send``.  The
-transport moves them; the runtime speaks :class:`Message`.
+transport moves them; the runtime and the processes read typed events.
 
 May import: the standard library (never asyncio, ssl or socket), numpy, msgpack and
 :mod:`mpc_runtime.errors`.
@@ -10,7 +11,37 @@ May import: the standard library (never asyncio, ssl or socket), numpy, msgpack 
 from __future__ import annotations
 
 from .codec import decode_body, encode_body, payload_nbytes
-from .connection import WireConnection
+from .connection import (
+    Bye,
+    Control,
+    Data,
+    EndOfStream,
+    Event,
+    HelloEvent,
+    MessageStream,
+    PeerAbort,
+    State,
+    WireConnection,
+)
+from .control import (
+    Abort,
+    Accept,
+    ControlOp,
+    Done,
+    Finished,
+    Hello,
+    Join,
+    Material,
+    MaterialError,
+    MaterialReply,
+    Received,
+    Refuse,
+    Sealed,
+    Start,
+    decode_op,
+    encode_op,
+    short,
+)
 from .frames import FrameDecoder, OutgoingFrameTooLarge, encode_frame_parts
 from .messages import Message, MsgKind, message_from_body, to_wire
 
@@ -19,15 +50,41 @@ DEFAULT_MAX_FRAME = 256 * 1024 * 1024
 
 __all__ = [
     "DEFAULT_MAX_FRAME",
+    "Abort",
+    "Accept",
+    "Bye",
+    "Control",
+    "ControlOp",
+    "Data",
+    "Done",
+    "EndOfStream",
+    "Event",
+    "Finished",
     "FrameDecoder",
+    "Hello",
+    "HelloEvent",
+    "Join",
+    "Material",
+    "MaterialError",
+    "MaterialReply",
     "Message",
+    "MessageStream",
     "MsgKind",
     "OutgoingFrameTooLarge",
+    "PeerAbort",
+    "Received",
+    "Refuse",
+    "Sealed",
+    "Start",
+    "State",
     "WireConnection",
     "decode_body",
+    "decode_op",
     "encode_body",
     "encode_frame_parts",
+    "encode_op",
     "message_from_body",
     "payload_nbytes",
+    "short",
     "to_wire",
 ]

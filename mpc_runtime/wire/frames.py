@@ -23,6 +23,7 @@ __all__ = [
     "BytesPart",
     "FrameDecoder",
     "OutgoingFrameTooLarge",
+    "StreamTruncated",
     "encode_frame_parts",
     "part_nbytes",
 ]
@@ -38,6 +39,10 @@ SCRATCH_BYTES = 64 * 1024
 """Size of the buffer :meth:`FrameDecoder.get_buffer` lends between frame bodies."""
 LAZY_BODY_BYTES = 1 << 20
 """Bodies at least this large are anonymous memory maps (pages committed only when written)."""
+
+
+class StreamTruncated(DecodeError):
+    """The stream ended inside a frame (the peer went away mid-message)."""
 
 
 class OutgoingFrameTooLarge(LocalProtocolError, FrameTooLarge):
@@ -161,7 +166,7 @@ class FrameDecoder:
         """Record the end of the stream; a partial frame left over is then an error."""
         self._eof = True
         if self._error is None and (self._header or self._body is not None):
-            self._fail(DecodeError("connection closed in the middle of a frame"))
+            self._fail(StreamTruncated("connection closed in the middle of a frame"))
 
     def next_frame(self) -> memoryview | None:
         """Return the next whole frame body, or ``None`` if more data is needed (or at clean EOF).

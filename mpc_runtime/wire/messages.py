@@ -46,6 +46,8 @@ class MsgKind(enum.IntEnum):
     ABORT = 3
     BYE = 4
     CONTROL = 5
+    PING = 6
+    """A heartbeat: proves the sender's process is alive; carries nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +112,11 @@ def to_wire(msg: Message) -> list[BytesPart]:
     return encode_frame_parts(to_body(msg))
 
 
-def message_from_body(body: bytes) -> Message:
-    """Decode one frame body into a :class:`Message`.  Raises :class:`DecodeError`."""
+def message_from_body(body: bytes | bytearray | memoryview) -> Message:
+    """Decode one frame body into a :class:`Message` (arrays are views into ``body``, no copy).
+
+    Raises :class:`DecodeError`.
+    """
     meta = decode_body(body)
     if not isinstance(meta, dict):
         raise DecodeError("message metadata is not a map")

@@ -21,11 +21,13 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from mpc_runtime import pki
 from mpc_runtime.config import ClusterConfig, load_cluster
+from mpc_runtime.deadline import Deadline
 from mpc_runtime.ids import Identity
 from mpc_runtime.transport.channel import Channel
 from mpc_runtime.transport.connect import Listener, dial
 from mpc_runtime.transport.mesh import build_mesh, party_listener
-from mpc_runtime.transport.tls import client_context
+from mpc_runtime.transport.tls import TLSFiles
+from mpc_runtime.wire import Hello
 
 LOCAL = "127.0.0.1"
 
@@ -57,17 +59,25 @@ def write_cluster(
     round_timeout: float = 5.0,
     max_frame_bytes: int = 65536,
     dealer: bool = False,
+    preprocessing: str = "dealer",
     certs: bool = True,
 ) -> tuple[Path, ClusterConfig]:
-    """Write a loopback cluster of ``n`` parties on free ports; make its certificates."""
+    """Write a loopback cluster of ``n`` parties on free ports; make its certificates.
+
+    With ``dealer`` the cluster has a separate dealer endpoint; otherwise, for the ``dealer``
+    provider, the coordinator embeds the dealer (the explicit opt-in).
+    """
     ports = free_ports(n + 2)
+    embedded = preprocessing == "dealer" and not dealer
     lines = [
         f'name = "{name}"',
         'cert_dir = "certs"',
+        f'preprocessing = "{preprocessing}"',
         "",
         "[coordinator]",
         f'host = "{LOCAL}"',
         f"port = {ports[n]}",
+        f"embedded_dealer = {'true' if embedded else 'false'}",
         "",
     ]
     if dealer:
@@ -99,8 +109,8 @@ def write_cluster(
     return path, cfg
 
 
-def hello_for(cfg: ClusterConfig, job: str = "j") -> dict[str, Any]:
-    return {"cluster": cfg.name, "job": job, "spec": "spec-hash"}
+def hello_for(cfg: ClusterConfig, job: str = "j") -> Hello:
+    return Hello(cfg.name, job, "spec-hash")
 
 
 # ---- certificates made by hand ---------------------------------------------------------------
@@ -188,28 +198,26 @@ async def dial_party(
     cert: Path | None = None,
     key: Path | None = None,
     ca: Path | None = None,
-    hello: dict[str, Any] | None = None,
+    hello: Hello | None = None,
     timeout: float = 3.0,
     expected: Identity | None = None,
 ) -> Channel:
     """Dial party ``target``'s listener as ``me`` (by default with ``me``'s own cert files)."""
     ident_files = Identity.party(me.party_id) if me.party_id is not None else me
-    ctx = client_context(
+    tls = TLSFiles(
         ca or cfg.ca_cert_path,
         cert or cfg.cert_path(ident_files),
         key or cfg.key_path(ident_files),
     )
     ep = cfg.party(target)
-    loop = asyncio.get_running_loop()
     return await dial(
         ep.host,
         ep.port,
-        ctx=ctx,
+        tls=tls,
         me=me,
         expected=expected or Identity.party(target),
-        cluster=cfg.name,
         hello=hello or hello_for(cfg),
-        deadline=loop.time() + timeout,
+        deadline=Deadline.after(timeout),
         max_frame_bytes=cfg.limits.max_frame_bytes,
     )
 
@@ -225,7 +233,7 @@ class Node:
 
 @contextlib.asynccontextmanager
 async def listening(
-    cfg: ClusterConfig, pid: int, hello: dict[str, Any] | None = None
+    cfg: ClusterConfig, pid: int, hello: Hello | None = None
 ) -> AsyncIterator[Listener]:
     """A started party listener, closed on exit."""
     lst = party_listener(cfg, pid, hello or hello_for(cfg))
@@ -238,7 +246,7 @@ async def listening(
 
 @contextlib.asynccontextmanager
 async def party_meshes(
-    cfg: ClusterConfig, pids: Sequence[int] | None = None, hello: dict[str, Any] | None = None
+    cfg: ClusterConfig, pids: Sequence[int] | None = None, hello: Hello | None = None
 ) -> AsyncIterator[dict[int, Node]]:
     """Start real TLS meshes for ``pids`` (default: every party) in this event loop.
 
@@ -253,7 +261,11 @@ async def party_meshes(
         for lst in listeners.values():
             await lst.start()
         results = await asyncio.gather(
-            *(build_mesh(cfg, p, hello, listeners[p]) for p in pids), return_exceptions=True
+            *(
+                build_mesh(cfg, p, hello, listeners[p], Deadline.after(cfg.timeouts.connect))
+                for p in pids
+            ),
+            return_exceptions=True,
         )
         errors = [r for r in results if isinstance(r, BaseException)]
         for p, r in zip(pids, results, strict=True):

@@ -24,17 +24,27 @@ import numpy as np
 import pytest
 
 from mpc_runtime.config import ClusterConfig
-from mpc_runtime.coordinator.protocol import cluster_check, control
-from mpc_runtime.coordinator.recipient import receive_outputs
-from mpc_runtime.coordinator.relay import SealedRelay
 from mpc_runtime.coordinator.server import run_coordinator
-from mpc_runtime.coordinator.spec import JobSpec, spec_hash
+from mpc_runtime.deadline import Deadline
+from mpc_runtime.errors import MPCError
 from mpc_runtime.ids import Identity
+from mpc_runtime.jobs.relay import SealedRelay
+from mpc_runtime.jobs.spec import JobSpec, resolve, spec_hash
+from mpc_runtime.recipient.receive import receive_outputs
+from mpc_runtime.runtime.reveal import OutputMeta
 from mpc_runtime.sharing.ring import encode_int
 from mpc_runtime.transport.channel import Channel
-from mpc_runtime.transport.connect import dial
-from mpc_runtime.transport.mesh import tls_files
-from mpc_runtime.wire import MsgKind
+from mpc_runtime.transport.mesh import dial_service
+from mpc_runtime.wire import (
+    Accept,
+    Control,
+    ControlOp,
+    Join,
+    PeerAbort,
+    Received,
+    Sealed,
+    Start,
+)
 from tests.helpers.cluster import write_cluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,7 +87,7 @@ def _wait(
 REFERENDUM = {
     "job_id": "ref-1",
     "program": "protocols.apps:referendum_job",
-    "inputs": [{"party": i, "name": "vote"} for i in (1, 2, 3)],
+    "inputs": [{"party": i, "name": "vote", "min": 0, "max": 1} for i in (1, 2, 3)],
     "outputs": [{"name": "outcome", "recipients": ["recipient:analyst"]}],
 }
 
@@ -88,7 +98,7 @@ def test_processes_with_separate_dealer(tmp_path: Path) -> None:
     c = str(cfg_path)
     procs = {
         "coordinator": _mpc("coordinator", "--config", c, "--job", str(job), "--job-timeout", "40"),
-        "dealer": _mpc("dealer", "--config", c, "--wait", "40"),
+        "dealer": _mpc("dealer", "--config", c),
         "recipient": _mpc(
             "recipient", "--config", c, "--name", "analyst", "--job", str(job), "--timeout", "40"
         ),
@@ -103,7 +113,7 @@ def test_processes_with_separate_dealer(tmp_path: Path) -> None:
     assert res["recipient"][1].strip() == "result outcome = 1"
     assert "job ref-1 finished" in res["coordinator"][2]
     assert "3/3 parties joined" in res["coordinator"][2]
-    assert "every party closed cleanly" in res["dealer"][2]
+    assert "job finished; served" in res["dealer"][2]
     for pid in (1, 2, 3):  # the parties learn nothing: the output is only the analyst's
         assert "result" not in res[f"party{pid}"][1]
 
@@ -123,13 +133,15 @@ async def test_coordinator_only_sees_sealed_blobs(tmp_path: Path) -> None:
     raw = {
         "job_id": "avg-fixed",
         "program": "protocols.apps:average_job",
-        "params": {"frac_bits": 16},
-        "inputs": [{"party": i, "name": "value", "kind": "fixed"} for i in (1, 2, 3)],
+        "inputs": [
+            {"party": i, "name": "value", "kind": "fixed", "min": -1e6, "max": 1e6}
+            for i in (1, 2, 3)
+        ],
         "outputs": [{"name": "average", "recipients": ["recipient:analyst"]}],
     }
     spec = JobSpec.model_validate(raw)
     job = _spec_file(tmp_path, raw)
-    seen: list[tuple[Identity, dict[str, Any]]] = []
+    seen: list[tuple[Identity, ControlOp]] = []
     coord = asyncio.create_task(
         run_coordinator(cfg, None, job_timeout=40, observer=lambda i, b: seen.append((i, b)))
     )
@@ -155,56 +167,37 @@ async def test_coordinator_only_sees_sealed_blobs(tmp_path: Path) -> None:
         assert rc == 0, f"{name} exited {rc}: {se}"
     # the analyst gets the average itself: the sum divided by the public count at the recipient
     assert float(values["average"]) == (1000.25 + 2000.75 + 170.5) / 3
-    ops = [(i.label, b.get("svc"), b.get("op")) for i, b in seen]
-    sealed = [b for _, b in seen if b.get("op") == "sealed"]
-    assert len(sealed) == 3 and {b["recipient"] for b in sealed} == {"recipient:analyst"}
-    assert ("recipient:analyst", "job", "received") in ops
-    for ident, body in seen:
-        assert not _has_array(body), f"{ident.label} sent the coordinator an array: {body['op']}"
-        for key, value in body.items():
+    sealed = [op for _, op in seen if isinstance(op, Sealed)]
+    assert len(sealed) == 3 and {op.recipient for op in sealed} == {"recipient:analyst"}
+    assert any(i.label == "recipient:analyst" and isinstance(op, Received) for i, op in seen)
+    for ident, op in seen:
+        fields = {f: getattr(op, f) for f in op.__dataclass_fields__}  # type: ignore[attr-defined]
+        assert not _has_array(fields), f"{ident.label} sent the coordinator an array: {op.op}"
+        for key, value in fields.items():
             if isinstance(value, bytes):
-                assert (body.get("op"), key) == ("sealed", "blob")
+                assert (op.op, key) == ("sealed", "blob")
 
 
 # ---- in-process test participants speaking the control protocol ----------------------------
 
 
 async def _connect(cfg: ClusterConfig, me: Identity) -> Channel:
-    loop = asyncio.get_running_loop()
-    return await dial(
-        cfg.coordinator.host,
-        cfg.coordinator.port,
-        ctx=tls_files(cfg, me).client(),
-        me=me,
-        expected=Identity.coordinator(),
-        cluster=cfg.name,
-        hello={"cluster": cfg.name},
-        deadline=loop.time() + 10,
-        max_frame_bytes=cfg.limits.max_frame_bytes,
-        check=cluster_check(cfg.name),
-    )
+    return await dial_service(cfg, me, cfg.coordinator, Identity.coordinator(), Deadline.after(10))
 
 
-async def _next(ch: Channel, timeout: float = 10.0) -> dict[str, Any] | None:
+async def _next(ch: Channel, timeout: float = 10.0) -> ControlOp | PeerAbort:
     async with asyncio.timeout(timeout):
-        msg = await ch.receive()
-    if msg is None:
-        return None
-    assert msg.kind is MsgKind.CONTROL
-    assert isinstance(msg.body, dict)
-    return msg.body
+        event = await ch.next_event()
+    if isinstance(event, PeerAbort):
+        return event
+    assert isinstance(event, Control), event
+    return event.op
 
 
 async def _join(cfg: ClusterConfig, pid: int, spec: JobSpec) -> Channel:
-    me = Identity.party(pid)
-    ch = await _connect(cfg, me)
-    body = {
-        "svc": "job",
-        "op": "join",
-        "spec_hash": spec_hash(spec),
-        "spec": spec.model_dump(mode="json"),
-    }
-    await ch.send(control(me, spec.job_id, body))
+    ch = await _connect(cfg, Identity.party(pid))
+    spec = resolve(spec, cfg)
+    await ch.send_op(spec.job_id, Join(spec_hash(spec), spec.model_dump(mode="json")))
     return ch
 
 
@@ -214,6 +207,13 @@ SUM = {
     "inputs": [{"party": i, "name": "value"} for i in (1, 2, 3)],
     "outputs": [{"name": "total", "recipients": ["recipient:analyst"]}],
 }
+
+
+async def _joined_and_started(chans: dict[int, Channel]) -> None:
+    for ch in chans.values():
+        assert isinstance(await _next(ch), Accept)
+    for ch in chans.values():
+        assert isinstance(await _next(ch), Start)
 
 
 def test_spec_mismatch_refused_before_start(tmp_path: Path) -> None:
@@ -238,35 +238,30 @@ async def test_unauthorized_sealed_blob_aborts(tmp_path: Path) -> None:
     _, cfg = write_cluster(tmp_path, 3, connect=10.0)
     spec = JobSpec.model_validate(SUM)
     coord = asyncio.create_task(run_coordinator(cfg, spec, job_timeout=20))
+    rcpt = asyncio.create_task(receive_outputs(cfg, "analyst", spec, timeout=20))
     chans = {pid: await _join(cfg, pid, spec) for pid in (1, 2, 3)}
-    for ch in chans.values():
-        assert (await _next(ch))["op"] == "accept"  # type: ignore[index]
-        assert (await _next(ch))["op"] == "start"  # type: ignore[index]
+    await _joined_and_started(chans)
     me = Identity.party(1)
+    sent: list[Any] = []
 
-    async def send(body: dict[str, Any]) -> None:
-        await chans[1].send(control(me, spec.job_id, body))
+    async def capture(op: Any) -> None:
+        sent.append(op)
 
-    relay = SealedRelay(send, cfg, spec.job_id, spec_hash(spec), me.label)
+    relay = SealedRelay(capture, cfg, spec.job_id, spec_hash(resolve(spec, cfg)), me.label)
     share = encode_int(np.array([5]))
     # the relay seals only to certified recipients; forge the label on an honest blob instead
-    sent: list[dict[str, Any]] = []
-
-    async def capture(body: dict[str, Any]) -> None:
-        sent.append(body)
-
-    relay._send = capture  # type: ignore[method-assign]
-    await relay.deliver(
-        "total", Identity.recipient("analyst"), share, {"frac_bits": 0, "signed": True}
-    )
-    await send({**sent[0], "recipient": "party:2"})
+    await relay.deliver("total", Identity.recipient("analyst"), share, OutputMeta())
+    honest = sent[0]
+    await chans[1].send_op(spec.job_id, Sealed(honest.output, "party:2", honest.blob))
     t0 = time.monotonic()
     for pid in (2, 3):
-        body = await _next(chans[pid], 5)
-        assert body is not None and body["op"] == "abort"
-        assert "does not name" in body["reason"]
+        event = await _next(chans[pid], 5)
+        assert isinstance(event, PeerAbort), event
+        assert "does not name" in event.abort.reason and event.abort.culprit == "party:1"
     assert time.monotonic() - t0 < 2.0
     assert await asyncio.wait_for(coord, 5) == 3
+    with pytest.raises(MPCError):
+        await asyncio.wait_for(rcpt, 5)
     for ch in chans.values():
         ch.close()
 
@@ -277,19 +272,18 @@ async def test_lost_party_aborts_everyone_quickly(tmp_path: Path) -> None:
     coord = asyncio.create_task(run_coordinator(cfg, spec, job_timeout=20))
     rcpt = asyncio.create_task(receive_outputs(cfg, "analyst", spec, timeout=20))
     chans = {pid: await _join(cfg, pid, spec) for pid in (1, 2, 3)}
-    for ch in chans.values():
-        assert (await _next(ch))["op"] == "accept"  # type: ignore[index]
-        assert (await _next(ch))["op"] == "start"  # type: ignore[index]
+    await _joined_and_started(chans)
     chans[2].link.abort()  # type: ignore[attr-defined]  # like a killed process
     t0 = time.monotonic()
     for pid in (1, 3):
-        body = await _next(chans[pid], 5)
-        assert body is not None and body["op"] == "abort" and body["lost"] == "party:2"
+        event = await _next(chans[pid], 5)
+        assert isinstance(event, PeerAbort) and event.abort.culprit == "party:2", event
     assert time.monotonic() - t0 < 2.0
     from mpc_runtime.errors import SessionAborted
 
-    with pytest.raises(SessionAborted, match="party:2"):
+    with pytest.raises(SessionAborted, match="party:2") as info:
         await asyncio.wait_for(rcpt, 5)
+    assert info.value.culprit == "party:2"
     assert await asyncio.wait_for(coord, 5) == 1
     for ch in chans.values():
         ch.close()

@@ -29,7 +29,7 @@ from mpc_runtime.ids import Identity
 from mpc_runtime.runtime.context import ArraySpec
 from mpc_runtime.runtime.session import Session
 from mpc_runtime.transport.channel import Channel
-from mpc_runtime.wire import Message, MsgKind
+from mpc_runtime.wire import Message, MsgKind, to_wire
 from tests.helpers.cluster import dial_party, hello_for, listening
 
 MAX_FRAME = 65536
@@ -113,8 +113,8 @@ async def test_truncated_frame_then_close(make_cluster) -> None:  # type: ignore
         ch.close()
 
     err, *_ = await attack_session(make_cluster, attack)
-    assert type(err) is DecodeError, repr(err)
-    assert "middle of a frame" in str(err)
+    assert type(err) is PeerLostError, repr(err)  # it went away: named, with where it stopped
+    assert "party:2" in str(err) and "middle of a frame" in str(err)
 
 
 async def test_truncated_frame_then_reset(make_cluster) -> None:  # type: ignore[no-untyped-def]
@@ -260,10 +260,12 @@ async def test_malformed_array_descriptor(make_cluster, desc) -> None:  # type: 
 
 async def test_unexpected_message_kind(make_cluster) -> None:  # type: ignore[no-untyped-def]
     async def attack(ch: Channel) -> None:
-        await ch.send(Message(MsgKind.HELLO, sender="party:2", body=hello_for_any()))
+        # a second HELLO, written raw: our own state machine would refuse to send it
+        await ch.link.send(to_wire(Message(MsgKind.HELLO, sender="party:2", body=hello_for_any())))
 
     err, *_ = await attack_session(make_cluster, attack)
     assert type(err) is RemoteProtocolError, repr(err)
+    assert "party:2" in str(err) and "HELLO" in str(err)
 
 
 def hello_for_any() -> dict[str, str]:

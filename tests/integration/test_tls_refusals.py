@@ -57,10 +57,11 @@ async def test_certificate_from_another_ca_is_refused(make_cluster, tmp_path, ca
     )
     cert_p, key_p = write_identity_files(tmp_path / "rogue", "party-2", key, cert)
     async with asyncio.timeout(TIMEOUT), listening(cfg, 1) as lst:
-        with pytest.raises(TransportError):
+        with pytest.raises(TransportError) as info:
             await dial_party(cfg, 1, me=Identity.party(2), cert=cert_p, key=key_p, timeout=2.0)
+        assert "not issued by this cluster's CA" in str(info.value), info.value
         await _wait_refusal(lst)
-        assert "TLS handshake failed" in lst.refusals[0]
+        assert "not issued by this cluster's CA" in lst.refusals[0], lst.refusals
         assert Identity.party(2) not in lst.connected
         await _legit_peer_still_connects(cfg, lst)
     assert "refused connection" in caplog.text
@@ -74,10 +75,12 @@ async def test_expired_certificate_is_refused(make_cluster, tmp_path, caplog) ->
     assert pki.verify_issued_by(cert, pki.load_cert(cfg.ca_cert_path))  # right CA, wrong dates
     cert_p, key_p = write_identity_files(tmp_path / "expired", "party-2", key, cert)
     async with asyncio.timeout(TIMEOUT), listening(cfg, 1) as lst:
-        with pytest.raises(TransportError):
+        with pytest.raises(TransportError) as info:
             await dial_party(cfg, 1, me=Identity.party(2), cert=cert_p, key=key_p, timeout=2.0)
+        date = cert.not_valid_after_utc.strftime("%Y-%m-%d")
+        assert "expired" in str(info.value) and date in str(info.value), info.value
         await _wait_refusal(lst)
-        assert "TLS handshake failed" in lst.refusals[0]
+        assert "expired" in lst.refusals[0], lst.refusals
         assert Identity.party(2) not in lst.connected
         await _legit_peer_still_connects(cfg, lst)
     assert "refused connection" in caplog.text
@@ -98,7 +101,6 @@ async def test_server_with_expired_certificate_is_refused_by_dialer(make_cluster
         ep.port,
         ctx=server_context(cfg.ca_cert_path, cert_p, key_p),
         me=Identity.party(1),
-        cluster=cfg.name,
         hello=hello_for(cfg),
         admit=lambda _i: True,
         max_frame_bytes=cfg.limits.max_frame_bytes,
@@ -109,7 +111,8 @@ async def test_server_with_expired_certificate_is_refused_by_dialer(make_cluster
             with pytest.raises(PeerIdentityError) as info:
                 await dial_party(cfg, 1, me=Identity.party(2), timeout=2.0)
         assert "party:1" in str(info.value)
-        assert "expired" in str(info.value)
+        date = cert.not_valid_after_utc.strftime("%Y-%m-%d")
+        assert "expired on" in str(info.value) and date in str(info.value), info.value
     finally:
         await lst.aclose()
 
@@ -150,7 +153,6 @@ async def test_party_1_certificate_claiming_party_2(make_cluster, caplog) -> Non
         ep.port,
         ctx=tls_files(cfg, Identity.party(3)).server(),
         me=Identity.party(3),
-        cluster=cfg.name,
         hello=hello_for(cfg),
         admit=lambda _i: True,
         max_frame_bytes=cfg.limits.max_frame_bytes,
@@ -191,9 +193,52 @@ async def test_plain_tcp_to_tls_port_is_refused(make_cluster, caplog) -> None:  
         assert b"HTTP" not in data  # no answer in cleartext, just a closed connection
         writer.close()
         await _wait_refusal(lst)
-        assert "TLS handshake failed" in lst.refusals[0]
+        assert "TLS" in lst.refusals[0], lst.refusals
         await _legit_peer_still_connects(cfg, lst)
     assert "refused connection" in caplog.text
+
+
+async def test_not_yet_valid_certificate_is_refused_with_its_date(make_cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes
+
+    _, cfg = make_cluster(3)
+    key = pki.generate_key()
+    base = expired_cert(cfg, Identity.party(2), key)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
+    builder = (
+        pki.x509.CertificateBuilder()
+        .subject_name(base.subject)
+        .issuer_name(base.issuer)
+        .public_key(key.public_key())
+        .serial_number(pki.x509.random_serial_number())
+        .not_valid_before(later)
+        .not_valid_after(later + dt.timedelta(days=30))
+    )
+    for ext in base.extensions:
+        builder = builder.add_extension(ext.value, ext.critical)
+    cert = builder.sign(pki.load_key(cfg.ca_key_path), hashes.SHA256())
+    cert_p, key_p = write_identity_files(tmp_path / "future", "party-2", key, cert)
+    async with asyncio.timeout(TIMEOUT), listening(cfg, 1) as lst:
+        with pytest.raises(TransportError) as info:
+            await dial_party(cfg, 1, me=Identity.party(2), cert=cert_p, key=key_p, timeout=2.0)
+        assert "not valid before" in str(info.value), info.value
+        assert later.strftime("%Y-%m-%d") in str(info.value)
+        await _wait_refusal(lst)
+        assert "not valid yet" in lst.refusals[0], lst.refusals
+
+
+async def test_a_certificate_of_the_wrong_role_is_refused(make_cluster) -> None:  # type: ignore[no-untyped-def]
+    """The analyst's (valid) certificate dialing a party's mesh port: wrong role."""
+    _, cfg = make_cluster(3)
+    analyst = Identity.recipient("analyst")
+    async with asyncio.timeout(TIMEOUT), listening(cfg, 1) as lst:
+        with pytest.raises(TransportError):
+            await dial_party(cfg, 1, me=analyst, timeout=2.0)
+        await _wait_refusal(lst)
+        assert "recipient:analyst is not expected here" in lst.refusals[0], lst.refusals
+        assert "wrong role" in lst.refusals[0]
 
 
 async def test_dialing_a_server_proving_another_identity(make_cluster) -> None:  # type: ignore[no-untyped-def]

@@ -10,19 +10,27 @@ import pytest
 from mpc_runtime.errors import InputError, MPCError
 from mpc_runtime.runtime.memory import run_memory
 from protocols import apps
-from tests.protocols.helpers import NS, outputs
+from tests.protocols.helpers import NS, decls, outputs
 
 
 @pytest.mark.parametrize("n", NS)
 async def test_sum_and_average(n: int) -> None:
     vals = [3800 + 7 * p for p in range(n)]
     runs = await run_memory(
-        n, apps.secure_sum_job, inputs=[{"value": v} for v in vals], outputs=outputs(n, "total")
+        n,
+        apps.secure_sum_job,
+        inputs=[{"value": v} for v in vals],
+        outputs=outputs(n, "total"),
+        declared=decls(n, "value"),
     )
     assert all(int(r.outputs["total"]) == sum(vals) for r in runs)
     assert all(r.ledger.total().rounds == 2 for r in runs)
     runs = await run_memory(
-        n, apps.average_job, inputs=[{"value": v} for v in vals], outputs=outputs(n, "average")
+        n,
+        apps.average_job,
+        inputs=[{"value": v} for v in vals],
+        outputs=outputs(n, "average"),
+        declared=decls(n, "value"),
     )
     assert all(float(r.outputs["average"]) == pytest.approx(sum(vals) / n) for r in runs)
 
@@ -33,8 +41,8 @@ async def test_sum_vector_shape() -> None:
         3,
         apps.secure_sum_job,
         inputs=[{"value": v.tolist()} for v in vals],
-        params={"shape": [4]},
         outputs=outputs(3, "total"),
+        declared=decls(3, "value", shape=(4,)),
     )
     np.testing.assert_array_equal(runs[0].outputs["total"], vals.sum(axis=0))
 
@@ -48,6 +56,7 @@ async def test_vote(n: int) -> None:
         inputs=[{"choice": c} for c in choices],
         params={"options": ["a", "b", "c"]},
         outputs=outputs(n, "tally"),
+        declared=decls(n, "choice", lo=0, hi=2),
     )
     want = np.bincount(choices, minlength=3)
     for r in runs:
@@ -62,7 +71,11 @@ async def test_referendum_reveals_only_outcome(n: int, yes: int) -> None:
         pytest.skip("more yes votes than voters")
     votes = [1] * yes + [0] * (n - yes)
     runs = await run_memory(
-        n, apps.referendum_job, inputs=[{"vote": v} for v in votes], outputs=outputs(n, "outcome")
+        n,
+        apps.referendum_job,
+        inputs=[{"vote": v} for v in votes],
+        outputs=outputs(n, "outcome"),
+        declared=decls(n, "vote", lo=0, hi=1),
     )
     for r in runs:
         assert set(r.outputs) == {"outcome"}
@@ -81,6 +94,7 @@ async def test_first_price_auction(n: int) -> None:
         apps.auction_job,
         inputs=[{"bid": int(b)} for b in bids],
         outputs=outputs(n, "winner", "winning_bid"),
+        declared=decls(n, "bid", lo=0, hi=10**9),
     )
     winner = int(np.argmax(bids)) + 1
     losing = {int(b) for i, b in enumerate(bids) if i + 1 != winner and b != bids.max()}
@@ -101,6 +115,7 @@ async def test_second_price_auction(n: int) -> None:
         inputs=[{"bid": b} for b in bids],
         params={"second_price": True},
         outputs=outputs(n, "winner", "price"),
+        declared=decls(n, "bid", lo=0, hi=10**9),
     )
     order = sorted(bids, reverse=True)
     for r in runs:
@@ -115,6 +130,7 @@ async def test_only_one_recipient_learns() -> None:
         apps.secure_sum_job,
         inputs=[{"value": 1}, {"value": 2}, {"value": 3}],
         outputs={"total": ["party:2"]},
+        declared=decls(3, "value"),
     )
     assert [set(r.outputs) for r in runs] == [set(), {"total"}, set()]
 
@@ -133,11 +149,15 @@ async def test_only_one_recipient_learns() -> None:
 )
 async def test_bad_input_fails_at_owner_everyone_stops(job, inputs, params) -> None:  # type: ignore[no-untyped-def]
     good = {"choice": 0, "vote": 1, "bid": 5, "value": 1}
+    bounds = {"choice": (0, 2), "vote": (0, 1), "bid": (0, 10**9), "value": (-(2**31), 2**31)}
+    (name,) = inputs
+    lo, hi = bounds[name]
     runs = await run_memory(
         3,
         job,
         inputs=[good, inputs, good],
         params=params,
+        declared=decls(3, name, lo=lo, hi=hi),
         outputs=outputs(3, "total", "tally", "outcome", "winner", "winning_bid"),
         round_timeout=2.0,
         return_exceptions=True,

@@ -53,20 +53,22 @@ async def test_share_input_single_owner_scalar(n: int) -> None:
 @pytest.mark.parametrize("n", NS)
 async def test_mul_one_round_exact_bytes(n: int) -> None:
     rng = np.random.default_rng(10 + n)
-    x = rng.integers(-(2**62), 2**62, size=(3, 4))
-    y = rng.integers(-(2**62), 2**62, size=(3, 4))
+    x = rng.integers(-(2**30), 2**30, size=(3, 4))
+    y = rng.integers(-(2**29), 2**29, size=(3, 4))
 
     async def prog(ctx):  # type: ignore[no-untyped-def]
-        v = await share_inputs(ctx, ctx.inputs.get("x"), owners=[1, 2], shape=(3, 4))
+        v = await share_inputs(
+            ctx, ctx.inputs.get("x"), owners=[1, 2], shape=(3, 4), bounds=(-(2**30), 2**30)
+        )
         z = await mul(ctx, v[1], v[2])
         ip = await inner_product(ctx, v[1], v[2])
         return (await open_value(ctx, z)), (await open_value(ctx, ip))
 
     runs = await run_memory(n, prog, inputs=[{"x": x}, {"x": y}] + [{}] * (n - 2))
-    want = x.view(np.uint64) * y.view(np.uint64)
+    want = x * y  # exact: the bounds guarantee no wrap
     for r in runs:
-        np.testing.assert_array_equal(r.result[0], want)
-        np.testing.assert_array_equal(r.result[1], want.sum(axis=1, dtype=np.uint64))
+        np.testing.assert_array_equal(r.result[0].view(np.int64), want)
+        np.testing.assert_array_equal(r.result[1].view(np.int64), want.sum(axis=1))
         c = cost(r, "main/mul#0")
         assert c.rounds == 1
         assert c.payload_bytes_sent == 2 * 8 * (n - 1) * 12
@@ -105,19 +107,16 @@ async def test_fixed_point_mul(n: int) -> None:
 
 
 def test_shared_repr_hides_share() -> None:
-    s = Shared(np.array([123456789, 987654321], dtype=np.uint64), 3)
+    s = Shared(np.array([123456789, 987654321], dtype=np.uint64), 3, -8, 800)
     assert "123456789" not in repr(s) and "987654321" not in str(s)
-    assert repr(s) == "Shared(shape=(2,), frac_bits=3)"
+    assert repr(s) == "Shared(shape=(2,), frac_bits=3, bounds=[-1, 100])"
+
+
+B = 2**31 - 1
 
 
 @settings(max_examples=25, deadline=None)
-@given(
-    st.lists(
-        st.tuples(st.integers(-(2**62), 2**62 - 1), st.integers(-(2**62), 2**62 - 1)),
-        min_size=1,
-        max_size=6,
-    )
-)
+@given(st.lists(st.tuples(st.integers(-B, B), st.integers(-B, B)), min_size=1, max_size=6))
 async def test_mul_property(pairs: list[tuple[int, int]]) -> None:
     x = np.array([p[0] for p in pairs], dtype=np.int64)
     y = np.array([p[1] for p in pairs], dtype=np.int64)
@@ -128,4 +127,22 @@ async def test_mul_property(pairs: list[tuple[int, int]]) -> None:
         return await open_value(ctx, await mul(ctx, v[1], v[2]))
 
     runs = await run_memory(3, prog, inputs=[{"x": x}, {"x": y}, {}])
-    np.testing.assert_array_equal(runs[0].result, x.view(np.uint64) * y.view(np.uint64))
+    np.testing.assert_array_equal(runs[0].result.view(np.int64), x * y)
+
+
+async def test_a_product_that_could_wrap_is_refused_before_any_round() -> None:
+    from mpc_runtime.errors import BoundsError
+
+    async def prog(ctx):  # type: ignore[no-untyped-def]
+        v = await share_inputs(
+            ctx, ctx.inputs.get("x"), owners=[1, 2], shape=(2,), bounds=(0, 2**40)
+        )
+        return await mul(ctx, v[1], v[2])
+
+    runs = await run_memory(
+        2, prog, inputs=[{"x": np.array([1, 2])}, {"x": np.array([3, 4])}], return_exceptions=True
+    )
+    for r in runs:
+        assert isinstance(r.error, BoundsError)
+        assert "product" in str(r.error) and "main/mul#0" in str(r.error)
+        assert r.ledger.total(prefix="main/mul#0").rounds == 0

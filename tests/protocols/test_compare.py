@@ -56,7 +56,9 @@ async def test_comparisons_match_numpy(n: int) -> None:
     m = x.size
 
     async def prog(ctx):  # type: ignore[no-untyped-def]
-        v = await share_inputs(ctx, ctx.inputs.get("x"), owners=[1, 2], shape=(m,))
+        v = await share_inputs(
+            ctx, ctx.inputs.get("x"), owners=[1, 2], shape=(m,), bounds=(INT_MIN, INT_MAX)
+        )
         a, b = v[1], v[2]
         outs = [await f(ctx, a, b) for f in (lt, eq, gt, le, ge)]
         return [(await open_value(ctx, o)).view(np.int64) for o in outs]
@@ -77,6 +79,20 @@ async def test_comparisons_match_numpy(n: int) -> None:
         assert r.ledger.total("offline", prefix="main/lt#0").rounds == 1
 
 
+async def test_lt_refuses_operands_whose_difference_could_wrap() -> None:
+    from mpc_runtime.errors import BoundsError
+    from protocols.types import Shared
+
+    async def prog(ctx):  # type: ignore[no-untyped-def]
+        big = Shared(np.zeros(3, dtype=np.uint64), 0, -(2**63), 2**63 - 1)
+        return await lt(ctx, big, big)
+
+    runs = await run_memory(2, prog, return_exceptions=True)
+    for r in runs:
+        assert isinstance(r.error, BoundsError)
+        assert "difference" in str(r.error) and r.ledger.total().rounds == 0
+
+
 def test_byte_formulas_asymptotic() -> None:
     m = 64 * 1000
     assert lt_payload_bytes(m, 2) / m == pytest.approx(8 + 2 * 125 / 8 + 1 / 8)
@@ -84,7 +100,7 @@ def test_byte_formulas_asymptotic() -> None:
 
 
 async def test_eq_full_ring_and_shapes() -> None:
-    # eq is exact on any 64-bit ring values; also 2-D and 0-d shapes.
+    # eq is exact on any values of the signed 64-bit range, even when x - y wraps; 2-D and 0-d.
     from protocols.types import public
 
     vals = np.array([[0, 2**63], [2**64 - 1, 12345]], dtype=np.uint64)
@@ -94,7 +110,7 @@ async def test_eq_full_ring_and_shapes() -> None:
         a = public(vals, ctx.is_first)
         b = public(other, ctx.is_first)
         e2 = await eq(ctx, a, b)
-        e0 = await lt(ctx, a[0, 0], b[1, 1])
+        e0 = await lt(ctx, public(0, ctx.is_first), public(12346, ctx.is_first))
         return (await open_value(ctx, e2)), (await open_value(ctx, e0))
 
     runs = await run_memory(3, prog)
@@ -113,7 +129,9 @@ async def test_lt_eq_property(pairs: list[tuple[int, int]], same: bool) -> None:
     m = x.size
 
     async def prog(ctx):  # type: ignore[no-untyped-def]
-        v = await share_inputs(ctx, ctx.inputs.get("x"), owners=[1, 2], shape=(m,))
+        v = await share_inputs(
+            ctx, ctx.inputs.get("x"), owners=[1, 2], shape=(m,), bounds=(INT_MIN, INT_MAX)
+        )
         a = await lt(ctx, v[1], v[2])
         b = await eq(ctx, v[1], v[2])
         return (await open_value(ctx, a)), (await open_value(ctx, b))

@@ -35,7 +35,7 @@ def _reveal_paths(run: Any) -> list[str]:
 async def test_output_reaches_only_its_recipient(n: int) -> None:
     async def prog(ctx: Any) -> None:
         total = await _shared_total(ctx)
-        await ctx.reveal("total", total.share)
+        await ctx.reveal("total", total)
 
     runs = await run_memory(
         n, prog, inputs=[{"x": SECRET + i} for i in range(n)], outputs={"total": ["party:2"]}
@@ -56,7 +56,7 @@ async def test_output_reaches_only_its_recipient(n: int) -> None:
 async def test_undeclared_output_is_refused_before_anything_is_sent() -> None:
     async def prog(ctx: Any) -> None:
         total = await _shared_total(ctx)
-        await ctx.reveal("not_in_the_job", total.share)
+        await ctx.reveal("not_in_the_job", total)
 
     runs = await run_memory(
         3,
@@ -75,7 +75,7 @@ async def test_undeclared_output_is_refused_before_anything_is_sent() -> None:
 async def test_reveal_to_an_unlisted_party_is_refused() -> None:
     async def prog(ctx: Any) -> None:
         total = await _shared_total(ctx)
-        await ctx.reveal("total", total.share, to=["party:3"])
+        await ctx.reveal("total", total, to=["party:3"])
 
     runs = await run_memory(
         3,
@@ -97,9 +97,9 @@ async def test_one_party_asking_for_more_stops_everyone_without_leaking() -> Non
     async def prog(ctx: Any) -> None:
         total = await _shared_total(ctx)
         if ctx.party_id == 3:
-            await ctx.reveal("total", total.share, to=["party:3"])
+            await ctx.reveal("total", total, to=["party:3"])
         else:
-            await ctx.reveal("total", total.share)
+            await ctx.reveal("total", total)
 
     runs = await run_memory(
         3,
@@ -128,3 +128,58 @@ def test_policy_narrowing_is_checked_without_a_session() -> None:
             pol.recipients("y", bad)
     with pytest.raises(UnauthorizedReveal):
         pol.recipients("z")
+
+
+async def test_an_output_is_revealed_at_most_once() -> None:
+    async def prog(ctx: Any) -> None:
+        total = await _shared_total(ctx)
+        await ctx.reveal("total", total)
+        await ctx.reveal("total", total + total)
+
+    runs = await run_memory(
+        2, prog, inputs=[{"x": 1}, {"x": 2}], outputs={"total": ["party:1"]}, return_exceptions=True
+    )
+    for run in runs:
+        assert isinstance(run.error, UnauthorizedReveal)
+        assert "already revealed" in str(run.error)
+    assert int(runs[0].outputs["total"]) == 3  # the first reveal stands; the second never ran
+
+
+async def test_reveal_decodes_fixed_point_from_the_shared_value() -> None:
+    async def prog(ctx: Any) -> None:
+        got = await share_inputs(
+            ctx, ctx.inputs.get("x"), owners=ctx.parties, shape=(), frac_bits=16, bounds=(-10, 10)
+        )
+        await ctx.reveal("s", got[1] + got[2])
+
+    runs = await run_memory(
+        2, prog, inputs=[{"x": -0.65}, {"x": 0.25}], outputs={"s": ["party:1", "party:2"]}
+    )
+    for run in runs:
+        assert float(run.outputs["s"]) == pytest.approx(-0.4, abs=2**-15)
+
+
+async def test_unnamed_openings_are_refused_where_the_policy_forbids_them() -> None:
+    from mpc_runtime.ids import Identity
+    from mpc_runtime.runtime.memory import handshake_mesh, memory_mesh
+    from mpc_runtime.runtime.reveal import RevealPolicy
+    from mpc_runtime.runtime.session import Session
+    from protocols.io import open_value
+
+    chans = memory_mesh([1, 2])
+    await handshake_mesh(chans, "j")
+
+    async def prog(ctx: Any) -> None:
+        total = await _shared_total(ctx)
+        await open_value(ctx, total)
+
+    sessions = [
+        Session(
+            p, chans[p], job="j", round_timeout=2.0, policy=RevealPolicy({"t": [Identity.party(1)]})
+        )
+        for p in (1, 2)
+    ]
+    import asyncio
+
+    res = await asyncio.gather(*(s.run(prog) for s in sessions), return_exceptions=True)
+    assert all(isinstance(r, UnauthorizedReveal) for r in res)

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 from mpc_runtime.errors import MPCError
-from mpc_runtime.ids import Identity, OpPath
-from mpc_runtime.runtime.context import ArraySpec, Context
-from mpc_runtime.runtime.memory import memory_mesh, run_memory
+from mpc_runtime.ids import Identity
+from mpc_runtime.runtime.context import ArraySpec
+from mpc_runtime.runtime.memory import handshake_mesh, memory_mesh, run_memory
 from mpc_runtime.runtime.session import Session
 from mpc_runtime.sharing import ring
 from mpc_runtime.sharing.prg import PRG
-from mpc_runtime.wire import Message, MsgKind
+from mpc_runtime.wire import Data, Message, MsgKind
 
 SECRET = 987654321
 DIGITS = str(SECRET)
@@ -58,12 +58,14 @@ def test_message_repr_hides_body() -> None:
 
 async def test_channel_context_session_reprs() -> None:
     chans = memory_mesh([1, 2])
+    await handshake_mesh(chans, "j")
     ch = chans[1][2]
     await ch.send(Message(MsgKind.DATA, sender="party:1", job="j", body=SECRET))
-    received = await chans[2][1].receive()
-    assert received is not None and received.body == SECRET
+    received = await chans[2][1].next_event()
+    assert isinstance(received, Data) and received.body == SECRET
+    assert leaks(repr(received)) == []
     s = Session(1, chans[1], job="j", round_timeout=1.0, inputs={"x": SECRET})
-    ctx = Context(s, OpPath(("main",)))
+    ctx = s.context()
     for obj in (ch, chans[2][1], ctx, ctx.scope("mul"), s, s.mailbox, s.ledger):
         assert leaks(repr(obj)) == [], repr(obj)
         assert leaks(str(obj)) == [], str(obj)

@@ -61,7 +61,7 @@ def test_no_assert_in_package() -> None:
 
 def test_import_pulls_no_network_modules() -> None:
     code = (
-        "import sys; import mpc_runtime.sharing.dealer, mpc_runtime.sharing.beaver, "
+        "import sys; import mpc_runtime.preprocessing.dealer.algebra, mpc_runtime.sharing.beaver, "
         "mpc_runtime.sharing.additive, mpc_runtime.sharing.ring; "
         "print(','.join(m for m in ('asyncio', 'ssl', 'socket') if m in sys.modules))"
     )

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wire_strategies import drain, frame, frame_bytes, messages
 
-from mpc_runtime.wire import WireConnection
+from mpc_runtime.wire import MessageStream
 
 MAX_FRAME = 1 << 16
 
@@ -73,7 +73,7 @@ def structured_bodies(draw: st.DrawFn) -> bytes:
 def mutated_streams(draw: st.DrawFn) -> bytes:
     source = draw(st.integers(0, 2))
     if source == 0:
-        tx = WireConnection(MAX_FRAME)
+        tx = MessageStream(MAX_FRAME)
         stream = b"".join(frame_bytes(tx.send(m)) for m in draw(st.lists(messages, max_size=3)))
     elif source == 1:
         stream = b"".join(frame(b) for b in draw(st.lists(structured_bodies(), max_size=3)))
@@ -97,7 +97,7 @@ def mutated_streams(draw: st.DrawFn) -> bytes:
 def _check(stream: bytes, cuts: list[int]) -> None:
     points = sorted({c % (len(stream) + 1) for c in cuts} | {0, len(stream)})
     chunks = [stream[lo:hi] for lo, hi in zip(points, points[1:], strict=False)]
-    drain(WireConnection(MAX_FRAME), chunks)
+    drain(MessageStream(MAX_FRAME), chunks)
 
 
 _cuts = st.lists(st.integers(0, 4096), max_size=6)

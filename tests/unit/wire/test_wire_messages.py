@@ -41,6 +41,7 @@ def test_kind_values() -> None:
         ("ABORT", 3),
         ("BYE", 4),
         ("CONTROL", 5),
+        ("PING", 6),
     ]
 
 
@@ -54,7 +55,7 @@ def test_defaults_and_meta_keys() -> None:
     "meta",
     [
         good_meta(k=0),
-        good_meta(k=6),
+        good_meta(k=7),
         good_meta(k=True),
         good_meta(k="2"),
         good_meta(s=1),

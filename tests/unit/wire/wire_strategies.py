@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from mpc_runtime.errors import DecodeError
-from mpc_runtime.wire import Message, MsgKind, WireConnection
+from mpc_runtime.wire import Message, MessageStream, MsgKind
 from mpc_runtime.wire.codec import DTYPES
 
 WIRE_DTYPES = [np.dtype(d) for d in ("uint8", "uint32", "uint64", "int64", "float64", "bool")]
@@ -119,7 +119,7 @@ def frame(body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + body
 
 
-def drain(conn: WireConnection, chunks: list[bytes], *, eof: bool = True) -> list[Message]:
+def drain(conn: MessageStream, chunks: list[bytes], *, eof: bool = True) -> list[Message]:
     """Feed chunks, pull every message; a DecodeError ends the stream, anything else escapes.
 
     After a DecodeError the connection must keep raising DecodeError.
@@ -128,13 +128,13 @@ def drain(conn: WireConnection, chunks: list[bytes], *, eof: bool = True) -> lis
     try:
         for chunk in chunks:
             conn.receive_data(chunk)
-            while (msg := conn.next_message()) is not None:
-                repr(msg)
-                got.append(msg)
+            while (item := conn.next_message()) is not None:
+                repr(item[0])
+                got.append(item[0])
         if eof:
             conn.receive_eof()
-            while (msg := conn.next_message()) is not None:
-                got.append(msg)
+            while (item := conn.next_message()) is not None:
+                got.append(item[0])
     except DecodeError as exc:
         first = exc
         try:

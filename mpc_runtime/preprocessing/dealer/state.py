@@ -4,6 +4,8 @@ All parties ask for the material of an operation under the same op path; the fir
 makes the batch, each party may take its part once, and the batch is forgotten when every
 party has taken it.  A request differing from the first one at the same path is refused, and a
 job that asks for more than its budget gets :class:`~mpc_runtime.errors.PreprocessingExhausted`.
+
+May import: numpy, errors, preprocessing.requests, preprocessing.dealer.algebra.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from mpc_runtime.errors import PreprocessingExhausted, RemoteProtocolError
-from mpc_runtime.sharing.dealer import Component, Material, expand, generate
+from mpc_runtime.preprocessing.dealer.algebra import generate
+from mpc_runtime.preprocessing.requests import Component, Material, material_elements
+
+__all__ = ["DEFAULT_BUDGET", "DealerState"]
 
 DEFAULT_BUDGET = 2_000_000_000
 """Elements of material one job may draw (a guard against runaway requests)."""
@@ -26,36 +29,6 @@ class _Batch:
     seeds: list[bytes]
     corrections: list[Material]
     taken: set[int] = field(default_factory=set)
-
-
-def components_from_wire(raw: object) -> list[Component]:
-    """Parse ``[[kind, shape, frac_bits|None], ...]`` from a peer; RemoteProtocolError if bad."""
-    if not isinstance(raw, list) or not raw or len(raw) > 256:
-        raise RemoteProtocolError("bad material request: components must be a non-empty list")
-    out = []
-    for item in raw:
-        if not isinstance(item, list) or len(item) != 3:
-            raise RemoteProtocolError("bad material request: each component is [kind, shape, f]")
-        kind, shape, f = item
-        if not isinstance(kind, str) or not isinstance(shape, list) or len(shape) > 8:
-            raise RemoteProtocolError("bad material request: bad kind or shape")
-        if not all(isinstance(s, int) and 0 <= s < 2**32 for s in shape):
-            raise RemoteProtocolError("bad material request: bad shape")
-        try:
-            out.append(Component(kind, tuple(shape), f if isinstance(f, int) else None))
-        except Exception as exc:  # noqa: BLE001 - any bad field is the peer's fault
-            raise RemoteProtocolError(f"bad material request: {type(exc).__name__}") from None
-    return out
-
-
-def components_to_wire(components: Sequence[Component]) -> list[list[object]]:
-    return [[c.kind, list(c.shape), c.frac_bits] for c in components]
-
-
-def correction_nbytes(corrections: Sequence[Material] | None) -> int:
-    if not corrections:
-        return 0
-    return sum(int(a.nbytes) for m in corrections for a in m.values())
 
 
 class DealerState:
@@ -71,13 +44,14 @@ class DealerState:
         self, job: str, path: str, components: Sequence[Component], party: int
     ) -> tuple[bytes, list[Material] | None]:
         """Party ``party``'s seed, plus corrections if it is the first party."""
+        label = f"party:{party}"
         if party not in self.parties:
-            raise RemoteProtocolError(f"party {party} is not part of this dealer's job")
+            raise RemoteProtocolError(f"{label} is not part of this dealer's job", peer=label)
         key = (job, path)
         comps = tuple(components)
         batch = self._batches.get(key)
         if batch is None:
-            need = sum(c.size for c in comps)
+            need = material_elements(comps)
             used = self._used.get(job, 0)
             if used + need > self.budget:
                 raise PreprocessingExhausted(
@@ -91,11 +65,11 @@ class DealerState:
             self._batches[key] = batch
         elif batch.components != comps:
             raise RemoteProtocolError(
-                f"party {party} asked for different material than its peers", op_path=path
+                f"{label} asked for different material than its peers", peer=label, op_path=path
             )
         if party in batch.taken:
             raise RemoteProtocolError(
-                f"party {party} asked twice for the same material", op_path=path
+                f"{label} asked twice for the same material", peer=label, op_path=path
             )
         batch.taken.add(party)
         idx = self.parties.index(party)
@@ -106,21 +80,3 @@ class DealerState:
 
     def used(self, job: str) -> int:
         return self._used.get(job, 0)
-
-
-class LocalDealer:
-    """An in-process dealer for one party (tests and single-machine runs of the algebra)."""
-
-    def __init__(self, state: DealerState, job: str, party: int) -> None:
-        self.state = state
-        self.job = job
-        self.party = party
-
-    async def fetch(self, path: str, components: list[Component]) -> tuple[list[Material], int]:
-        seed, corr = self.state.take(self.job, path, components, self.party)
-        idx = self.state.parties.index(self.party)
-        mats = expand(components, seed, idx, corr)
-        return mats, len(seed) + correction_nbytes(corr)
-
-
-__all__ = ["DealerState", "LocalDealer", "components_from_wire", "components_to_wire", "np"]

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from mpc_runtime import pki
-from mpc_runtime.coordinator.sealing import (
+from mpc_runtime.errors import DecodeError, LocalProtocolError
+from mpc_runtime.ids import Identity
+from mpc_runtime.jobs.sealing import (
     SealError,
     make_aad,
     open_sealed,
@@ -15,8 +17,6 @@ from mpc_runtime.coordinator.sealing import (
     seal_share,
     unpack_share,
 )
-from mpc_runtime.errors import DecodeError, LocalProtocolError
-from mpc_runtime.ids import Identity
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,19 @@
-"""Job specs: what a job computes, who gives which input, who may learn which output.
+"""Job specs: what a job computes, who gives which input (with what bounds), who may learn which
+output, and which preprocessing provider serves it.
 
 A :class:`JobSpec` is loaded from TOML or JSON and hashed canonically (:func:`spec_hash`): every
 participant joins with the hash, and a participant holding a different spec is refused before it
-shares anything.  :func:`check_against_cluster` checks the spec's parties and recipients exist.
+shares anything.  :func:`resolve` fills in the cluster's default preprocessing provider *before*
+hashing, so the provider is always covered by the hash.  :func:`check_against_cluster` checks the
+spec's parties and recipients exist.
 
-May import: config, errors, ids (and pydantic).  Never asyncio.
+Each input declares bounds (``min``/``max``, or a signed bit width ``bits``; reals for fixed
+point); without them an input is a 32-bit value (``|encoded| <= 2^31 - 1``).  The bounds are
+public, checked at the owner before any share leaves, and carried through every operation so a
+result that could wrap the ring is refused (:mod:`mpc_runtime.sharing.shared`).
+
+May import: config, errors, ids, runtime.core (InputDecl), preprocessing.provider (names), and
+pydantic.  Never asyncio.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from pydantic import (
 from mpc_runtime.config import format_validation_error, read_toml
 from mpc_runtime.errors import ConfigError
 from mpc_runtime.ids import Identity, Role
+from mpc_runtime.runtime.core import InputDecl
 
 if TYPE_CHECKING:
     from mpc_runtime.config import ClusterConfig
@@ -39,6 +49,7 @@ __all__ = [
     "canonical_json",
     "check_against_cluster",
     "load_spec",
+    "resolve",
     "spec_hash",
 ]
 
@@ -51,7 +62,7 @@ class _Strict(BaseModel):
 
 
 class InputSpec(_Strict):
-    """One private input: which party owns it, its name, encoding and shape."""
+    """One private input: which party owns it, its name, encoding, shape and public bounds."""
 
     party: int = Field(ge=1, le=1000)
     name: Name
@@ -59,7 +70,55 @@ class InputSpec(_Strict):
     shape: list[Annotated[int, Field(ge=0, le=MAX_ELEMENTS)]] = Field(
         default_factory=list, max_length=8
     )
-    frac_bits: int = Field(default=16, ge=0, le=62, description="fixed point: fractional bits")
+    frac_bits: int = Field(default=16, ge=1, le=40, description="fixed point: fractional bits")
+    min: float | int | None = Field(default=None, description="smallest allowed value")
+    max: float | int | None = Field(default=None, description="largest allowed value")
+    bits: int | None = Field(
+        default=None, ge=1, le=63, description="signed width: values in [-2^(bits-1), 2^(bits-1))"
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> InputSpec:
+        if self.bits is not None and (self.min is not None or self.max is not None):
+            raise ValueError("give either bits or min/max, not both")
+        if (self.min is None) != (self.max is None):
+            raise ValueError("give both min and max")
+        if self.kind == "int":
+            for v in (self.min, self.max):
+                if isinstance(v, float) and not v.is_integer():
+                    raise ValueError("an int input's min and max must be integers")
+        lo, hi = self.encoded_bounds()
+        if lo > hi:
+            raise ValueError("min must not exceed max")
+        if lo < -(2**62) or hi > 2**62 - 1:
+            raise ValueError("bounds must lie within [-2^62, 2^62 - 1] once encoded")
+        return self
+
+    @property
+    def scale_bits(self) -> int:
+        return self.frac_bits if self.kind == "fixed" else 0
+
+    def encoded_bounds(self) -> tuple[int, int]:
+        """Inclusive bounds on the encoded integer (real value times 2^frac_bits, rounded out)."""
+        f = self.scale_bits
+        if self.bits is not None:
+            return -(2 ** (self.bits - 1)) << f, ((2 ** (self.bits - 1)) << f) - 1
+        if self.min is None or self.max is None:
+            return -(2**31 - 1), 2**31 - 1
+        if f == 0:
+            return int(self.min), int(self.max)
+        return math.floor(self.min * 2**f), math.ceil(self.max * 2**f)
+
+    def describe_bounds(self) -> str:
+        lo, hi = self.encoded_bounds()
+        f = self.scale_bits
+        return f"[{lo / 2**f:g}, {hi / 2**f:g}]" if f else f"[{lo}, {hi}]"
+
+    def decl(self) -> InputDecl:
+        lo, hi = self.encoded_bounds()
+        return InputDecl(
+            self.party, self.name, self.kind, tuple(self.shape), self.scale_bits, lo, hi
+        )
 
 
 class OutputSpec(_Strict):
@@ -107,9 +166,17 @@ class JobSpec(_Strict):
 
     job_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     program: str = Field(
-        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$",
-        max_length=200,
-        description="package.module:function",
+        pattern=r"^[A-Za-z0-9_./-]+:[A-Za-z_][A-Za-z0-9_]*$",
+        max_length=300,
+        description="package.module:function or path/to/file.py:function",
+    )
+    program_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 of the program's source file; required for file programs",
+    )
+    preprocessing: Literal["ot", "dealer"] | None = Field(
+        default=None, description="who makes preprocessing material (default: the cluster's)"
     )
     params: dict[str, JsonValue] = Field(default_factory=dict)
     inputs: list[InputSpec] = Field(default_factory=list)
@@ -122,6 +189,17 @@ class JobSpec(_Strict):
         _check_json(params)
         return params
 
+    @field_validator("program")
+    @classmethod
+    def _program(cls, ref: str) -> str:
+        module = ref.rsplit(":", 1)[0]
+        if module.endswith(".py"):
+            if ".." in module.split("/") or module.startswith("/"):
+                raise ValueError("a program file must be a relative path without '..'")
+        elif "/" in module:
+            raise ValueError("a program is package.module:function or path/to/file.py:function")
+        return ref
+
     @model_validator(mode="after")
     def _unique(self) -> JobSpec:
         keys = [(i.party, i.name) for i in self.inputs]
@@ -131,6 +209,14 @@ class JobSpec(_Strict):
         if len(set(names)) != len(names):
             raise ValueError("output names must be unique")
         return self
+
+    @property
+    def is_file_program(self) -> bool:
+        return self.program.rsplit(":", 1)[0].endswith(".py")
+
+    def input_decls(self) -> list[InputDecl]:
+        """The public declarations every party's session gets."""
+        return [i.decl() for i in self.inputs]
 
     def policy_outputs(self) -> dict[str, list[Identity]]:
         """Every output and its recipients, as identities (what RevealPolicy takes)."""
@@ -197,6 +283,14 @@ def load_spec(path: str | Path) -> JobSpec:
     else:
         raise ConfigError(f"{p}: a job spec must be a .toml or .json file")
     return parse_spec(raw, str(p))
+
+
+def resolve(spec: JobSpec, cfg: ClusterConfig) -> JobSpec:
+    """The spec as every party runs it: the cluster's default provider filled in if it names
+    none (so the provider is part of the hash)."""
+    if spec.preprocessing is not None:
+        return spec
+    return spec.model_copy(update={"preprocessing": cfg.preprocessing})
 
 
 def check_against_cluster(spec: JobSpec, cfg: ClusterConfig, source: str | None = None) -> None:

@@ -11,20 +11,22 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from mpc_runtime.errors import LocalProtocolError, RemoteProtocolError
-from mpc_runtime.sharing import additive, dealer
-from mpc_runtime.sharing.dealer import Component
+from mpc_runtime.preprocessing import requests
+from mpc_runtime.preprocessing.dealer import algebra as dealer
+from mpc_runtime.preprocessing.requests import Component, Material
+from mpc_runtime.sharing import additive
 from mpc_runtime.sharing.prg import PRG
 
 shapes = hnp.array_shapes(min_dims=0, max_dims=2, min_side=0, max_side=7)
 
 
-def _all_parties(components: list[Component], n: int) -> list[list[dealer.Material]]:
+def _all_parties(components: list[Component], n: int) -> list[list[Material]]:
     seeds, corr = dealer.generate(components, n)
     assert len(seeds) == n and len(set(seeds)) == n and len(corr) == len(components)
     return [dealer.expand(components, seeds[i], i, corr if i == 0 else None) for i in range(n)]
 
 
-def _check_relation(comp: Component, mats: list[dealer.Material]) -> None:
+def _check_relation(comp: Component, mats: list[Material]) -> None:
     def arith(name: str) -> np.ndarray:
         return additive.reconstruct([m[name] for m in mats])
 
@@ -32,7 +34,7 @@ def _check_relation(comp: Component, mats: list[dealer.Material]) -> None:
         return additive.reconstruct_xor([m[name] for m in mats])
 
     for m in mats:
-        assert list(m) == [name for name, _ in dealer.ARRAYS[comp.kind]]
+        assert list(m) == [name for name, _ in requests.ARRAYS[comp.kind]]
         for arr in m.values():
             assert arr.shape == comp.shape
     if comp.kind == "triple":
@@ -49,13 +51,16 @@ def _check_relation(comp: Component, mats: list[dealer.Material]) -> None:
         assert np.array_equal(t, tb.astype(np.uint64))
     elif comp.kind == "trunc":
         assert comp.frac_bits is not None
-        assert np.array_equal(arith("r_hi"), arith("r") >> np.uint64(comp.frac_bits))
+        r = arith("r")
+        low = r & np.uint64(2**63 - 1)
+        assert np.array_equal(arith("r_hi"), low >> np.uint64(comp.frac_bits))
+        assert np.array_equal(arith("r_msb"), r >> np.uint64(63))
 
 
 components_st = st.lists(
     st.one_of(
         st.builds(Component, st.sampled_from(["triple", "and", "rbits", "bit"]), shapes),
-        st.builds(Component, st.just("trunc"), shapes, st.integers(0, 63)),
+        st.builds(Component, st.just("trunc"), shapes, st.integers(1, 62)),
     ),
     min_size=1,
     max_size=5,
@@ -77,7 +82,7 @@ def test_each_kind(kind: str, n: int) -> None:
     mats = _all_parties(comps, n)
     _check_relation(comps[0], [m[0] for m in mats])
     # Material is random, not constant.
-    first = mats[0][0][dealer.ARRAYS[kind][0][0]]
+    first = mats[0][0][requests.ARRAYS[kind][0][0]]
     assert len(np.unique(first)) > 1
 
 
@@ -96,7 +101,7 @@ def test_documented_prg_order() -> None:
         {"a": p.uint64(4), "b": p.uint64(4), "c": p.uint64(4)},
         {"tb": p.bits(11), "t": p.uint64(11)},
         {"rb": p.uint64((2, 2)), "r": p.uint64((2, 2))},
-        {"r": p.uint64(3), "r_hi": p.uint64(3)},
+        {"r": p.uint64(3), "r_hi": p.uint64(3), "r_msb": p.uint64(3)},
         {"a": p.uint64(5), "b": p.uint64(5), "c": p.uint64(5)},
     ]
     got = dealer.expand(comps, seeds[2], 2, None)
@@ -132,7 +137,7 @@ def test_corrections_shape() -> None:
     comps = [Component(k, (3,)) for k in ("triple", "and", "rbits", "bit")]
     comps.append(Component("trunc", (3,), frac_bits=8))
     _, corr = dealer.generate(comps, 2)
-    assert [list(c) for c in corr] == [["c"], ["c"], ["r"], ["t"], ["r_hi"]]
+    assert [list(c) for c in corr] == [["c"], ["c"], ["r"], ["t"], ["r_hi", "r_msb"]]
     assert all(next(iter(c.values())).dtype == np.uint64 for c in corr)
 
 
@@ -150,7 +155,7 @@ def test_expand_misuse() -> None:
     with pytest.raises(RemoteProtocolError):
         dealer.expand(comps, seeds[0], 0, [])
     with pytest.raises(RemoteProtocolError):
-        dealer.expand(comps, seeds[0], 0, [{"c": np.zeros(4, dtype=np.uint64)}])
+        dealer.expand(comps, seeds[0], 0, [{"c": np.zeros(4, dtype=np.uint64)}])  # wrong size
     with pytest.raises(RemoteProtocolError):
         dealer.expand(comps, seeds[0], 0, [{"c": np.zeros(3, dtype=np.int64)}])
     with pytest.raises(RemoteProtocolError):

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from mpc_runtime.coordinator import dealer_service
-from mpc_runtime.coordinator.dealer_service import DealerService
-from mpc_runtime.preprocessing.state import components_to_wire
-from mpc_runtime.sharing.dealer import Component, expand
+from mpc_runtime.preprocessing.dealer import service as dealer_service
+from mpc_runtime.preprocessing.dealer.algebra import expand
+from mpc_runtime.preprocessing.dealer.service import DealerService
+from mpc_runtime.preprocessing.requests import Component, components_to_wire
+from mpc_runtime.wire import Material, MaterialError, MaterialReply
 
 
-def _req(rid: int, comps: list[Component], path: str = "main/mul#0") -> dict:
-    return {
-        "svc": "dealer",
-        "op": "material",
-        "rid": rid,
-        "path": path,
-        "components": components_to_wire(comps),
-    }
+def _req(rid: int, comps: list[Component], path: str = "main/mul#0") -> Material:
+    return Material(rid, path, components_to_wire(comps))
 
 
 async def test_triples_reconstruct() -> None:
@@ -26,10 +21,10 @@ async def test_triples_reconstruct() -> None:
     mats = []
     for idx, pid in enumerate((1, 2, 3)):
         reply = await svc.handle("job", pid, _req(7, comps))
-        assert reply["op"] == "material" and reply["rid"] == 7
-        assert isinstance(reply["seed"], bytes)
-        assert (reply["corrections"] is not None) == (idx == 0)
-        mats.append(expand(comps, reply["seed"], idx, reply["corrections"])[0])
+        assert isinstance(reply, MaterialReply) and reply.rid == 7
+        assert isinstance(reply.seed, bytes)
+        assert (reply.corrections is not None) == (idx == 0)
+        mats.append(expand(comps, reply.seed, idx, reply.corrections)[0])
     a = sum(m["a"] for m in mats)
     b = sum(m["b"] for m in mats)
     c = sum(m["c"] for m in mats)
@@ -48,22 +43,24 @@ async def test_big_requests_run_in_a_thread(monkeypatch) -> None:  # type: ignor
     monkeypatch.setattr(dealer_service.asyncio, "to_thread", spy)
     svc = DealerService([1, 2])
     reply = await svc.handle("job", 1, _req(1, [Component("triple", (100,))]))
-    assert reply["op"] == "material" and called
+    assert isinstance(reply, MaterialReply) and called
 
 
 async def test_errors() -> None:
     svc = DealerService([1, 2], budget=10)
     r = await svc.handle("job", 1, _req(1, [Component("triple", (11,))]))
-    assert r["op"] == "error" and r["code"] == "PreprocessingExhausted" and r["rid"] == 1
-    r = await svc.handle("job", 1, {**_req(2, [Component("triple", (1,))]), "components": "x"})
-    assert r["code"] == "RemoteProtocolError" and r["rid"] == 2
-    r = await svc.handle("job", 1, {"svc": "dealer", "op": "material", "path": "p"})
-    assert r["op"] == "error" and r["rid"] is None
+    assert isinstance(r, MaterialError) and r.code == "PreprocessingExhausted" and r.rid == 1
+    r = await svc.handle("job", 1, Material(2, "main/x", "x"))  # type: ignore[arg-type]
+    assert isinstance(r, MaterialError) and r.code == "RemoteProtocolError" and r.rid == 2
     r = await svc.handle("job", 9, _req(3, [Component("triple", (1,))]))
-    assert r["code"] == "RemoteProtocolError"
+    assert isinstance(r, MaterialError) and r.code == "RemoteProtocolError"
     ok = await svc.handle("job", 1, _req(4, [Component("triple", (1,))], path="p"))
-    assert ok["op"] == "material"
+    assert isinstance(ok, MaterialReply)
     twice = await svc.handle("job", 1, _req(5, [Component("triple", (1,))], path="p"))
-    assert twice["code"] == "RemoteProtocolError" and "twice" in twice["reason"]
+    assert isinstance(twice, MaterialError) and "twice" in twice.reason
     other = await svc.handle("job", 2, _req(6, [Component("triple", (2,))], path="p"))
-    assert other["code"] == "RemoteProtocolError"
+    assert isinstance(other, MaterialError) and other.code == "RemoteProtocolError"
+    empty = await svc.handle(
+        "job", 1, Material(7, "", components_to_wire([Component("triple", (1,))]))
+    )
+    assert isinstance(empty, MaterialError)

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mpc_runtime.coordinator.audit import AuditLog
 from mpc_runtime.ids import Identity
+from mpc_runtime.jobs.audit import AuditLog
 from mpc_runtime.runtime.reveal import RevealPolicy
+from mpc_runtime.sharing.shared import Shared
 
 
 def test_lines_and_mode(tmp_path: Path) -> None:
@@ -50,7 +51,8 @@ async def test_reveal_policy_audit_has_no_values(tmp_path: Path) -> None:
         parties = (1, 2)
         party_id = 1
 
-    await policy.reveal(Ctx(), "secret", np.array([value], dtype=np.uint64))  # type: ignore[arg-type]
+    shared = Shared(np.array([value], dtype=np.uint64), 0, 0, 2**40)
+    await policy.reveal(Ctx(), {}, "secret", shared)  # type: ignore[arg-type]
     assert delivered == [("secret", "recipient:analyst")]
     text = p.read_text()
     assert str(value) not in text and "secret" in text

@@ -4,6 +4,8 @@ file on free loopback ports, a coordinator, parties, optionally a dealer and rec
 Used by ``mpc demo``, ``mpc bench`` and the integration tests.  Private inputs go to each party
 through a 0600 file, never on a command line (where ``ps`` would show them).  Every process is
 ours; :meth:`LocalCluster.stop` ends the ones still running, by their pid.
+
+May import: config, pki, errors.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,19 +44,24 @@ def cluster_toml(
     cert_dir: Path,
     names: list[str],
     *,
-    recipients: list[str] = (),  # type: ignore[assignment]
+    recipients: Sequence[str] = (),
     separate_dealer: bool = False,
+    embedded_dealer: bool = False,
+    preprocessing: str = "ot",
     connect: float = 20.0,
     round_timeout: float = 10.0,
 ) -> str:
+    """A cluster file on free loopback ports (parties numbered 1.. in ``names`` order)."""
     ports = free_ports(len(names) + 2)
     lines = [
         f'name = "{name}"',
         f'cert_dir = "{cert_dir}"',
+        f'preprocessing = "{preprocessing}"',
         "",
         "[coordinator]",
         'host = "127.0.0.1"',
         f"port = {ports[0]}",
+        f"embedded_dealer = {'true' if embedded_dealer else 'false'}",
         "",
     ]
     if separate_dealer:
@@ -95,6 +103,8 @@ class LocalCluster:
         *,
         recipients: list[str] | None = None,
         separate_dealer: bool = False,
+        embedded_dealer: bool = False,
+        preprocessing: str = "ot",
         connect: float = 20.0,
         round_timeout: float = 10.0,
         env: dict[str, str] | None = None,
@@ -113,6 +123,8 @@ class LocalCluster:
                 names,
                 recipients=recipients or [],
                 separate_dealer=separate_dealer,
+                embedded_dealer=embedded_dealer,
+                preprocessing=preprocessing,
                 connect=connect,
                 round_timeout=round_timeout,
             )
@@ -145,13 +157,13 @@ class LocalCluster:
         self.procs.append(proc)
         return proc
 
-    def start_coordinator(self, spec: Path | None, extra: list[str] = ()) -> Proc:  # type: ignore[assignment]
+    def start_coordinator(self, spec: Path | None, extra: Sequence[str] = ()) -> Proc:
         args = ["coordinator", "--config", str(self.config_path)]
         if spec is not None:
             args += ["--job", str(spec)]
         return self._start("coordinator", [*args, *extra])
 
-    def start_dealer(self, extra: list[str] = ()) -> Proc:  # type: ignore[assignment]
+    def start_dealer(self, extra: Sequence[str] = ()) -> Proc:
         return self._start("dealer", ["dealer", "--config", str(self.config_path), *extra])
 
     def start_party(
@@ -159,7 +171,7 @@ class LocalCluster:
         pid: int,
         spec: Path,
         inputs: dict[str, Any] | None = None,
-        extra: list[str] = (),  # type: ignore[assignment]
+        extra: Sequence[str] = (),
     ) -> Proc:
         args = ["party", "--config", str(self.config_path), "--id", str(pid), "--job", str(spec)]
         if inputs:
@@ -170,7 +182,7 @@ class LocalCluster:
             args += ["--input-file", str(f)]
         return self._start(f"party:{pid}", [*args, *extra])
 
-    def start_recipient(self, name: str, spec: Path, extra: list[str] = ()) -> Proc:  # type: ignore[assignment]
+    def start_recipient(self, name: str, spec: Path, extra: Sequence[str] = ()) -> Proc:
         args = ["recipient", "--config", str(self.config_path), "--name", name, "--job", str(spec)]
         return self._start(f"recipient:{name}", [*args, *extra])
 

@@ -6,7 +6,7 @@ recipient's certificate from the cluster's cert_dir, checks that the cluster CA 
 that it proves exactly that recipient's identity, and seals with an AAD binding the job id, the
 spec hash, the output, this party and the recipient.
 
-May import: coordinator.sealing, config, pki, errors, ids.
+May import: jobs.sealing, config, pki, errors, ids, wire (typed operations), runtime.reveal.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ import numpy as np
 
 from mpc_runtime import pki
 from mpc_runtime.config import ClusterConfig
-from mpc_runtime.coordinator.sealing import make_aad, seal_share
-from mpc_runtime.errors import LocalProtocolError, PeerIdentityError, UnauthorizedReveal
+from mpc_runtime.errors import PeerIdentityError, UnauthorizedReveal
 from mpc_runtime.ids import Identity, Role
+from mpc_runtime.jobs.sealing import make_aad, seal_share
+from mpc_runtime.runtime.reveal import OutputMeta
+from mpc_runtime.wire import ControlOp, Sealed
 
 __all__ = ["SealedRelay", "load_recipient_cert"]
 
@@ -50,7 +52,7 @@ class SealedRelay:
 
     def __init__(
         self,
-        send: Callable[[dict[str, Any]], Awaitable[None]],
+        send: Callable[[ControlOp], Awaitable[None]],
         cfg: ClusterConfig,
         job_id: str,
         spec_hash: str,
@@ -71,31 +73,18 @@ class SealedRelay:
         return cert
 
     async def deliver(
-        self, name: str, recipient: Identity, share: np.ndarray, meta: dict[str, Any]
+        self, name: str, recipient: Identity, share: np.ndarray[Any, Any], meta: OutputMeta
     ) -> None:
-        frac_bits = meta.get("frac_bits", 0)
-        signed = meta.get("signed", True)
-        divisor = meta.get("divisor", 1)
-        if not isinstance(frac_bits, int) or not isinstance(signed, bool):
-            raise LocalProtocolError("reveal metadata must give frac_bits (int) and signed (bool)")
         aad = make_aad(self.job_id, self.spec_hash, name, self.party_label, recipient.label)
         blob = seal_share(
             self._cert(recipient),
             share,
-            frac_bits=frac_bits,
-            signed=signed,
+            frac_bits=meta.frac_bits,
+            signed=True,
             aad=aad,
-            divisor=divisor,
+            divisor=meta.divisor,
         )
-        await self._send(
-            {
-                "svc": "job",
-                "op": "sealed",
-                "output": name,
-                "recipient": recipient.label,
-                "blob": blob,
-            }
-        )
+        await self._send(Sealed(name, recipient.label, blob))
 
     def __repr__(self) -> str:
         return f"SealedRelay(job={self.job_id!r}, party={self.party_label!r})"

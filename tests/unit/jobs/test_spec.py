@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from mpc_runtime.coordinator.spec import (
+from mpc_runtime.errors import ConfigError
+from mpc_runtime.ids import Identity
+from mpc_runtime.jobs.spec import (
     JobSpec,
     check_against_cluster,
     load_spec,
     spec_hash,
 )
-from mpc_runtime.errors import ConfigError
-from mpc_runtime.ids import Identity
 
 SPEC = {
     "job_id": "avg-1",

@@ -1,0 +1,323 @@
+"""Typed message bodies: HELLO, ABORT and every CONTROL operation as a frozen dataclass.
+
+Sans-IO.  A CONTROL message's body is ``{"op": <name>, <field>: <value>, ...}``; :func:`encode_op`
+builds it from a dataclass and :func:`decode_op` turns a decoded body back into one, checking every
+field's type and size, so receive loops ``match`` on classes instead of reading dicts.  HELLO and
+ABORT bodies are :class:`Hello` and :class:`Abort` (:func:`encode_hello` / :func:`decode_hello`,
+:func:`encode_abort` / :func:`decode_abort`).  Decoding failures are :class:`DecodeError` and never
+quote a peer's values.
+
+The control operations, by who sends them:
+
+===============  ==================================  ========================================
+op               sender -> receiver                  meaning
+===============  ==================================  ========================================
+join             party/recipient/dealer -> coord     I hold the job spec with this hash
+accept / refuse  coordinator -> joiner               admitted, or refused (code, reason)
+start            coordinator -> party                every participant is here: compute
+sealed           party -> coordinator -> recipient   an output share sealed to the recipient
+done             party -> coordinator                finished; here is my ledger
+received         recipient -> coordinator            I hold every share meant for me
+finished         coordinator -> everyone             the job is complete
+material         party -> dealer                     preprocessing request (rid, path, items)
+material_reply   dealer -> party                     seed (+ corrections for party 0)
+material_error   dealer -> party                     refused (code, reason)
+===============  ==================================  ========================================
+
+May import: the standard library and :mod:`mpc_runtime.errors`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from mpc_runtime.errors import DecodeError, LocalProtocolError
+
+__all__ = [
+    "Abort",
+    "Accept",
+    "ControlOp",
+    "Done",
+    "Finished",
+    "Hello",
+    "Join",
+    "Material",
+    "MaterialError",
+    "MaterialReply",
+    "Received",
+    "Refuse",
+    "Sealed",
+    "Start",
+    "decode_abort",
+    "decode_hello",
+    "decode_op",
+    "encode_abort",
+    "encode_hello",
+    "encode_op",
+]
+
+MAX_TEXT = 4096
+"""Longest string field accepted from a peer."""
+REASON_CHARS = 300
+"""Reasons are cut to this many characters when sent."""
+
+
+def short(text: object, limit: int = REASON_CHARS) -> str:
+    """A string made safe for one log line: whitespace collapsed, at most ``limit`` characters."""
+    return " ".join(str(text).split())[:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """The first message on every connection: which cluster, and (on the party mesh) which job and
+    spec hash."""
+
+    cluster: str
+    job: str = ""
+    spec: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Abort:
+    """Why a participant stops: a category, a one-line reason (never values), who caused it and
+    where."""
+
+    code: str
+    reason: str
+    culprit: str | None = None
+    op_path: str | None = None
+    round: int | None = None
+
+
+class ControlOp:
+    """Base of the CONTROL operations; ``op`` is the wire name."""
+
+    op: ClassVar[str] = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Join(ControlOp):
+    op: ClassVar[str] = "join"
+    spec_hash: str
+    spec: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Accept(ControlOp):
+    op: ClassVar[str] = "accept"
+
+
+@dataclass(frozen=True, slots=True)
+class Refuse(ControlOp):
+    op: ClassVar[str] = "refuse"
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Start(ControlOp):
+    op: ClassVar[str] = "start"
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed(ControlOp):
+    """A sealed output share; ``sender`` is filled in by the coordinator from the authenticated
+    connection when it forwards the blob."""
+
+    op: ClassVar[str] = "sealed"
+    output: str
+    recipient: str
+    blob: bytes = field(repr=False)
+    sender: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Done(ControlOp):
+    op: ClassVar[str] = "done"
+    ledger: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Received(ControlOp):
+    op: ClassVar[str] = "received"
+
+
+@dataclass(frozen=True, slots=True)
+class Finished(ControlOp):
+    op: ClassVar[str] = "finished"
+
+
+@dataclass(frozen=True, slots=True)
+class Material(ControlOp):
+    """A preprocessing request: ``items`` is ``[[kind, shape, frac_bits | None], ...]``."""
+
+    op: ClassVar[str] = "material"
+    rid: int
+    path: str
+    items: list[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialReply(ControlOp):
+    op: ClassVar[str] = "material_reply"
+    rid: int
+    seed: bytes = field(repr=False)
+    corrections: list[Any] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialError(ControlOp):
+    op: ClassVar[str] = "material_error"
+    rid: int
+    code: str
+    reason: str
+
+
+_OPS: dict[str, type[ControlOp]] = {
+    c.op: c
+    for c in (
+        Join,
+        Accept,
+        Refuse,
+        Start,
+        Sealed,
+        Done,
+        Received,
+        Finished,
+        Material,
+        MaterialReply,
+        MaterialError,
+    )
+}
+
+
+def register_op(cls: type[ControlOp]) -> type[ControlOp]:
+    """Add a control operation defined elsewhere in the wire layer (a decorator)."""
+    if not cls.op or cls.op in _OPS:
+        raise LocalProtocolError(f"control op {cls.op!r} is empty or already registered")
+    _OPS[cls.op] = cls
+    _FIELD_CACHE.pop(cls, None)
+    return cls
+
+
+# ---- field checking ----------------------------------------------------------------------------
+
+_FIELD_CACHE: dict[type, list[tuple[str, tuple[type, ...], bool]]] = {}
+
+
+def _allowed(tp: Any) -> tuple[tuple[type, ...], bool]:
+    """(python types accepted, None accepted) for a field annotation."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        members = typing.get_args(tp)
+        optional = type(None) in members
+        accepted: tuple[type, ...] = ()
+        for m in members:
+            if m is not type(None):
+                accepted += _allowed(m)[0]
+        return accepted, optional
+    base = origin or tp
+    return (base,), False
+
+
+def _fields(cls: type) -> list[tuple[str, tuple[type, ...], bool]]:
+    cached = _FIELD_CACHE.get(cls)
+    if cached is None:
+        hints = typing.get_type_hints(cls)
+        cached = [(f.name, *_allowed(hints[f.name])) for f in dataclasses.fields(cls)]
+        _FIELD_CACHE[cls] = cached
+    return cached
+
+
+def _check_value(name: str, value: Any, accepted: tuple[type, ...], optional: bool) -> None:
+    if value is None:
+        if not optional:
+            raise DecodeError(f"field {name!r} is missing")
+        return
+    if isinstance(value, bool) and bool not in accepted:
+        raise DecodeError(f"field {name!r} has the wrong type")
+    if not isinstance(value, accepted):
+        raise DecodeError(f"field {name!r} has the wrong type")
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        raise DecodeError(f"field {name!r} is longer than {MAX_TEXT} characters")
+
+
+def _build(cls: type, body: dict[str, Any], skip: frozenset[str] = frozenset()) -> Any:
+    specs = _fields(cls)
+    names = {n for n, _, _ in specs}
+    extra = set(body) - names - skip
+    if extra:
+        raise DecodeError(f"unexpected fields in a {cls.__name__} message")
+    values = {}
+    for name, accepted, optional in specs:
+        default_ok = _has_default(cls, name)
+        if name not in body:
+            if default_ok:
+                continue
+            raise DecodeError(f"{cls.__name__} message without field {name!r}")
+        _check_value(name, body[name], accepted, optional or default_ok and body[name] is None)
+        values[name] = body[name]
+    return cls(**values)
+
+
+def _has_default(cls: type, name: str) -> bool:
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            return (
+                f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+            )
+    return False
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+
+# ---- encode / decode ---------------------------------------------------------------------------
+
+
+def encode_op(op: ControlOp) -> dict[str, Any]:
+    """The body of a CONTROL message for ``op``."""
+    if type(op) not in _OPS.values():
+        raise LocalProtocolError(f"{type(op).__name__} is not a registered control operation")
+    return {"op": op.op, **_as_dict(op)}
+
+
+def decode_op(body: object) -> ControlOp:
+    """The typed operation in a CONTROL body; :class:`DecodeError` if it is not a valid one."""
+    if not isinstance(body, dict):
+        raise DecodeError("control body is not a map")
+    name = body.get("op")
+    cls = _OPS.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise DecodeError("unknown control operation")
+    op: ControlOp = _build(cls, body, skip=frozenset({"op"}))
+    return op
+
+
+def encode_hello(hello: Hello) -> dict[str, Any]:
+    return _as_dict(hello)
+
+
+def decode_hello(body: object) -> Hello:
+    if not isinstance(body, dict):
+        raise DecodeError("HELLO body is not a map")
+    hello: Hello = _build(Hello, body)
+    return hello
+
+
+def encode_abort(abort: Abort) -> dict[str, Any]:
+    d = _as_dict(abort)
+    d["reason"] = short(abort.reason)
+    return d
+
+
+def decode_abort(body: object) -> Abort:
+    if not isinstance(body, dict):
+        raise DecodeError("ABORT body is not a map")
+    abort: Abort = _build(Abort, body)
+    return abort
