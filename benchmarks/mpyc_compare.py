@@ -34,7 +34,7 @@ RESULTS = HERE / "results"
 
 
 def free_port_base() -> int:
-    from mpc_runtime.node.launcher import free_ports
+    from mpc_runtime.launcher import free_ports
 
     return free_ports(1)[0]
 

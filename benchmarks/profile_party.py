@@ -28,7 +28,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--top", type=int, default=25)
     args = ap.parse_args()
-    from mpc_runtime.node.launcher import LocalCluster
+    from mpc_runtime.launcher import LocalCluster
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     prof = RESULTS / f"profile-{args.op}-{args.parties}p-{args.size}.prof"
