@@ -85,7 +85,7 @@ class MPCError(Exception):
         where = []
         if self.peer is not None and self.peer not in self.message:
             where.append(f"peer {self.peer}")
-        if self.op_path is not None:
+        if self.op_path is not None and self.op_path not in self.message:
             where.append(f"op {self.op_path}")
         if self.round is not None:
             where.append(f"round {self.round}")

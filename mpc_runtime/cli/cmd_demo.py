@@ -239,10 +239,11 @@ def _cost(reports: list[dict[str, Any]], preprocessing: str) -> None:
     rounds = max(int(o["rounds"]) for o in on)
     sent = max(int(o["bytes_sent"]) for o in on)
     pre = max(int(o["bytes_received"]) for o in off)
-    source = "from the dealer" if preprocessing == "dealer" else "exchanged between parties (OT)"
+    source = "from the dealer" if preprocessing == "dealer" else "from the other parties (OT)"
+    needed = f"at most {plural(pre, 'byte')} received {source}" if pre else "none needed"
     result(
         f"cost per party: {plural(rounds, 'online round')}, at most {plural(sent, 'byte')} sent;"
-        f" preprocessing: at most {plural(pre, 'byte')} received {source}"
+        f" preprocessing: {needed}"
     )
 
 

@@ -193,10 +193,7 @@ class JobSpec(_Strict):
     @classmethod
     def _program(cls, ref: str) -> str:
         module = ref.rsplit(":", 1)[0]
-        if module.endswith(".py"):
-            if ".." in module.split("/") or module.startswith("/"):
-                raise ValueError("a program file must be a relative path without '..'")
-        elif "/" in module:
+        if not module.endswith(".py") and "/" in module:
             raise ValueError("a program is package.module:function or path/to/file.py:function")
         return ref
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from mpc_runtime.deadline import Deadline
 from mpc_runtime.errors import MPCError, PeerLostError, RemoteProtocolError, RoundTimeout
@@ -43,6 +44,10 @@ __all__ = ["ServiceLink"]
 log = logging.getLogger("mpc.control")
 
 JobEvent = Accept | Refuse | Start | Finished
+T = TypeVar("T")
+
+EXPLAIN_WAIT = 0.5
+"""How long a failed send waits for the reader to deliver the ABORT that explains it."""
 
 
 class ServiceLink:
@@ -57,6 +62,7 @@ class ServiceLink:
         self.failure: MPCError | None = None
         self.on_failure: Callable[[MPCError], Awaitable[None]] | None = None
         self._closing = False
+        self.failed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._liveness = Liveness(lambda: [] if self._closing else [self.ch], round_timeout)
 
@@ -87,6 +93,36 @@ class ServiceLink:
             raise RoundTimeout(
                 f"{self.peer} did not accept a control message", peer=self.peer, culprit=self.peer
             ) from None
+        except PeerLostError as err:
+            raise await self._explain(err) from None
+
+    async def _explain(self, err: MPCError) -> MPCError:
+        """A send found the connection closed: if the service said why (an ABORT still being
+        read), that reason names the culprit, not the closed connection."""
+        try:
+            async with asyncio.timeout(EXPLAIN_WAIT):
+                while self.failure is None and not self._reader_done():
+                    await asyncio.sleep(0.01)
+        except TimeoutError:
+            pass
+        return self.failure or err
+
+    async def guard(self, work: Awaitable[T]) -> T:
+        """Run ``work`` (a connection step) unless this link fails first: then its failure."""
+        task = asyncio.ensure_future(work)
+        waiter = asyncio.ensure_future(self.failed.wait())
+        try:
+            await asyncio.wait((task, waiter), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise self.failure or MPCError("the connection step was interrupted")
+        return task.result()
+
+    def _reader_done(self) -> bool:
+        return bool(self._tasks) and self._tasks[0].done()
 
     async def abort(self, abort: Abort) -> None:
         """Tell the service we stop, and why (best effort, bounded)."""
@@ -112,6 +148,7 @@ class ServiceLink:
         if self.failure is not None:
             return
         self.failure = err
+        self.failed.set()
         if self.dealer is not None:
             self.dealer.fail(err)
         self.events.put_nowait(err)

@@ -101,7 +101,11 @@ def check_inputs(given: dict[str, Any], declared: Sequence[Any]) -> dict[str, An
         try:
             enc = encode_fixed(arr, f) if decl.kind == "fixed" else encode_int(arr)
         except InputError as exc:
-            raise InputError(f"input {name!r}: {exc.message}") from None
+            if "range" not in exc.message:  # NaN, a float for an int, a string...
+                raise InputError(f"input {name!r}: {exc.message}") from None
+            raise InputError(  # beyond 64 bits: out of its (narrower) declared bounds too
+                f"input {name!r}: a value is outside its declared bounds {decl.describe_bounds()}"
+            ) from None
         signed = enc.view(np.int64)
         bad = int(np.count_nonzero((signed < lo) | (signed > hi)))
         if bad:

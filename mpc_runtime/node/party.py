@@ -135,9 +135,9 @@ async def _session(
 ) -> tuple[Session, ServiceLink | None]:
     spec = prep.spec
     me = Identity.party(pid)
-    provider, dealer_link = await make_provider(cfg, pid, spec, ctl, deadline)
+    provider, dealer_link = await ctl.guard(make_provider(cfg, pid, spec, ctl, deadline))
     hello = Hello(cfg.name, spec.job_id, prep.hash)
-    channels = await build_mesh(cfg, pid, hello, listener, deadline)
+    channels = await ctl.guard(build_mesh(cfg, pid, hello, listener, deadline))
     audit = AuditLog(audit_path) if audit_path is not None else None
     policy = RevealPolicy(
         spec.policy_outputs(),

@@ -32,7 +32,7 @@ async def make_provider(
     if spec.preprocessing == "ot":
         from mpc_runtime.preprocessing.ot.provider import OTProvider
 
-        return OTProvider(), None
+        return OTProvider(max_message_bytes=cfg.limits.max_frame_bytes // 2), None
     if cfg.dealer is not None:
         me = Identity.party(pid)
         ch = await dial_service(cfg, me, cfg.dealer, Identity.dealer(), deadline)

@@ -27,6 +27,7 @@ import numpy as np
 from mpc_runtime.errors import (
     LocalProtocolError,
     MPCError,
+    PeerLostError,
     PreprocessingExhausted,
     RoundTimeout,
     UnauthorizedReveal,
@@ -194,7 +195,9 @@ class Context:
                 op_path=path,
                 round=rnd,
             ) from None
-        except MPCError as err:  # e.g. a peer lost while we sent: say which op we were in
+        except PeerLostError as err:  # it may have told us why first: an ABORT still being read
+            raise (await _explained(s, err)).with_context(op_path=path, round=rnd) from None
+        except MPCError as err:
             raise err.with_context(op_path=path, round=rnd) from None
         finally:
             if not started:
@@ -286,6 +289,22 @@ class Context:
 
     def __repr__(self) -> str:
         return f"Context(party={self.party_id}, path={self.path}, round={self._round})"
+
+
+EXPLAIN_WAIT = 0.5
+"""How long a send that found a peer gone waits for that peer's ABORT to be read."""
+
+
+async def _explained(s: SessionState, err: MPCError) -> MPCError:
+    """The session's failure once the readers have seen it (an ABORT names the real culprit), or
+    ``err`` if nothing better arrives within :data:`EXPLAIN_WAIT`."""
+    try:
+        async with asyncio.timeout(EXPLAIN_WAIT):
+            while s.mailbox.failure is None:
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        return err
+    return s.mailbox.failure
 
 
 Program = Callable[[Context], Awaitable[Any]]

@@ -63,6 +63,8 @@ def abort_of(err: MPCError, me: str) -> Abort:
         reason, culprit = f"{me} failed in its program at {err.op_path or 'its start'}", me
     elif isinstance(err, InputError):
         reason, culprit = f"{me} refused its own input: {err.message}", me
+    elif isinstance(err, SessionAborted) and err.reporter:  # relay the original reason
+        reason = err.message.removesuffix(f" (reported by {err.reporter})")
     else:
         reason = err.message
     return Abort(err.kind, reason, culprit, err.op_path, err.round)
@@ -270,7 +272,9 @@ class Session:
                             return
                         where = f" {detail}" if detail else ""
                         raise PeerLostError(
-                            f"{label} was lost (connection closed{where})", peer=label, culprit=label
+                            f"{label} was lost (connection closed{where})",
+                            peer=label,
+                            culprit=label,
                         )
                     case _:
                         raise RemoteProtocolError(

@@ -29,3 +29,21 @@ async def broadcast_loop(ctx: Any) -> None:
         await ctx.scope("step").broadcast(x, expect=spec)
         if i + 1 == mark_at and marker and ctx.party_id == 1:
             Path(marker).touch()
+
+
+async def compare_loop(ctx: Any) -> None:
+    """``steps`` comparisons of shared vectors (material from the job's provider each time);
+    party 1 touches ``params["marker"]`` after ``mark_at`` steps."""
+    from protocols.compare import lt
+    from protocols.io import share_inputs
+
+    steps = int(ctx.params.get("steps", 100_000))
+    size = int(ctx.params.get("size", 256))
+    mark_at = int(ctx.params.get("mark_at", 3))
+    marker = ctx.params.get("marker")
+    mine = np.arange(size, dtype=np.int64) * ctx.party_id
+    v = await share_inputs(ctx, mine, owners=ctx.parties[:2], shape=(size,))
+    for i in range(steps):
+        await lt(ctx, v[ctx.parties[0]], v[ctx.parties[1]])
+        if i + 1 == mark_at and marker and ctx.party_id == 1:
+            Path(marker).touch()
