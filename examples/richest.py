@@ -9,16 +9,20 @@ Every party runs this same file with its own private ``--input``; nothing else i
 """
 
 from protocols.compare import gt
-from protocols.io import share_inputs
+from protocols.io import share_declared
 from protocols.select import maximum
 from protocols.types import stack
 
-# Who may learn which output: "all" parties, or a list such as ["party:1"].
+# Every party gives one private integer "value" between 0 and a million: the bounds are public,
+# checked by each party on its own input, and carried through the computation.
+INPUTS = {"value": {"parties": "all", "min": 0, "max": 1_000_000}}
+
+# Who may learn which output: "all" parties, or a list such as ["party:1", "recipient:analyst"].
 OUTPUTS = {"largest": "all", "one_beats_two": ["party:1", "party:2"]}
 
 
 async def main(ctx):  # type: ignore[no-untyped-def]
-    shares = await share_inputs(ctx, ctx.inputs.get("value"), owners=ctx.parties, shape=())
+    shares = await share_declared(ctx, "value")  # 1 round
     values = stack([shares[p] for p in ctx.parties])
     largest = await maximum(ctx, values)  # 9 rounds per tournament level
     beats = await gt(ctx, shares[1], shares[2])  # 8 rounds

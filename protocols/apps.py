@@ -30,15 +30,16 @@ from typing import Any
 
 import numpy as np
 
-from mpc_runtime.errors import InputError, UsageError
-from mpc_runtime.runtime import Context
+from mpc_runtime.errors import BoundsError, InputError, UsageError
+from mpc_runtime.runtime import Context, InputDecl
 from protocols.arith import mul, secure_sum
 from protocols.compare import ge
 from protocols.io import share_declared, share_inputs
 from protocols.select import argmax, index_from_onehot, maximum
-from protocols.types import Shared, public, stack
+from protocols.types import RING_MAX, RING_MIN, Shared, describe, public, stack
 
 PrivacyNotes = Callable[[int, dict[str, Any]], list[str]]
+BoundsCheck = Callable[[list[InputDecl], dict[str, Any]], None]
 
 
 def privacy(notes: PrivacyNotes) -> Callable[[Any], Any]:
@@ -49,6 +50,32 @@ def privacy(notes: PrivacyNotes) -> Callable[[Any], Any]:
         return fn
 
     return mark
+
+
+def bounds(check: BoundsCheck) -> Callable[[Any], Any]:
+    """Attach ``check(declared_inputs, params)`` to a job program: it raises BoundsError before
+    the job starts if an output could leave the ring's safe range (every party runs it)."""
+
+    def mark(fn: Any) -> Any:
+        fn.check_bounds = check
+        return fn
+
+    return mark
+
+
+def _sum_of(name: str, output: str) -> BoundsCheck:
+    def check(decls: list[InputDecl], params: dict[str, Any]) -> None:
+        mine = [d for d in decls if d.name == name]
+        lo, hi = sum(d.lo for d in mine), sum(d.hi for d in mine)
+        f = mine[0].frac_bits if mine else 0
+        if lo < RING_MIN or hi > RING_MAX:
+            raise BoundsError(
+                f"output {output!r}: the sum of {len(mine)} inputs {name!r} could reach"
+                f" [{describe(lo, f)}, {describe(hi, f)}], beyond the ring's safe range ±2^63;"
+                " narrow the inputs' declared bounds"
+            )
+
+    return check
 
 
 def privacy_notes(program: Any, n: int, params: dict[str, Any]) -> list[str]:
@@ -103,6 +130,7 @@ def _small_int(value: Any, name: str, lo: int, hi: int) -> int:
     return int(value)
 
 
+@bounds(_sum_of("value", "total"))
 @privacy(_sum_notes)
 async def secure_sum_job(ctx: Context) -> None:
     """Every party inputs ``value``; reveals ``total``."""
@@ -110,6 +138,7 @@ async def secure_sum_job(ctx: Context) -> None:
     await ctx.reveal("total", total)
 
 
+@bounds(_sum_of("value", "average"))
 @privacy(_sum_notes)
 async def average_job(ctx: Context) -> None:
     """Every party inputs ``value``; reveals ``average`` (the sum / n at the recipient)."""

@@ -172,7 +172,9 @@ def _failure(cluster: Any, codes: dict[str, int], names: list[str]) -> Exception
     if usage:
         line = first_error_line(usage[0].stderr).split("error: ", 1)[-1]
         return UsageError(f"{_display(usage[0].label, names)}: {line}")
-    return MPCError(f"the demo failed: {', '.join(sorted(failed))} exited non-zero")
+    first = next(p for p in cluster.procs if p.label in failed)
+    line = first_error_line(first.stderr).split("error: ", 1)[-1]
+    return MPCError(f"the demo failed: {_display(first.label, names)}: {line}")
 
 
 def _display(label: str, names: list[str]) -> str:

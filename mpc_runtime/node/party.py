@@ -27,7 +27,14 @@ from typing import Any
 
 from mpc_runtime.config import ClusterConfig
 from mpc_runtime.deadline import Deadline
-from mpc_runtime.errors import ConfigError, InputError, MPCError, SpecMismatch, UsageError
+from mpc_runtime.errors import (
+    BoundsError,
+    ConfigError,
+    InputError,
+    MPCError,
+    SpecMismatch,
+    UsageError,
+)
 from mpc_runtime.ids import Identity
 from mpc_runtime.jobs.audit import AuditLog
 from mpc_runtime.jobs.relay import SealedRelay
@@ -84,8 +91,13 @@ def _prepare(
     inputs: dict[str, Any] = {}
     program: Program | None = None
     try:
-        inputs = check_inputs(given, [i for i in spec.inputs if i.party == pid])
         program = resolve_program(program_ref or spec.program, spec.program_sha256, search)
+        check = getattr(program, "check_bounds", None)
+        if callable(check):  # the job as declared could overflow: every party refuses it
+            check(spec.input_decls(), spec.params)
+        inputs = check_inputs(given, [i for i in spec.inputs if i.party == pid])
+    except BoundsError as err:
+        refusal = err
     except (InputError, ConfigError) as err:
         refusal = err.with_context(culprit=Identity.party(pid).label)
     return _Prepared(spec, spec_hash(spec), inputs, program, refusal)

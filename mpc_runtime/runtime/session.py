@@ -70,9 +70,13 @@ def abort_of(err: MPCError, me: str) -> Abort:
     return Abort(err.kind, reason, culprit, err.op_path, err.round)
 
 
+JOB_LEVEL = frozenset({"BoundsError"})
+"""Failures caused by the job as declared, not by a participant: no culprit is named."""
+
+
 def aborted_by(reporter: str, abort: Abort) -> SessionAborted:
     """The error for an ABORT received from ``reporter``."""
-    culprit = abort.culprit or reporter
+    culprit = abort.culprit or (None if abort.code in JOB_LEVEL else reporter)
     text = abort.reason if reporter in abort.reason else f"{abort.reason} (reported by {reporter})"
     return SessionAborted(
         text,

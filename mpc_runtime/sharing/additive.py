@@ -61,7 +61,8 @@ def _check_shares(shares: Sequence[Any], dtypes: tuple[np.dtype[Any], ...]) -> n
             )
         if s.dtype != first.dtype or s.shape != first.shape:
             raise LocalProtocolError("shares differ in shape or dtype")
-    return first.dtype
+    dtype: np.dtype[Any] = np.dtype(first.dtype)
+    return dtype
 
 
 def reconstruct(shares: Sequence[npt.NDArray[np.uint64]]) -> npt.NDArray[np.uint64]:
