@@ -170,6 +170,13 @@ class ClusterConfig(_Strict):
     def key_path(self, ident: Identity) -> Path:
         return self.cert_dir / f"{ident.file_stem}.key"
 
+    def seal_cert_path(self, ident: Identity) -> Path:
+        """An external recipient's sealing certificate (key agreement only, never TLS)."""
+        return self.cert_dir / f"{ident.file_stem}.seal.pem"
+
+    def seal_key_path(self, ident: Identity) -> Path:
+        return self.cert_dir / f"{ident.file_stem}.seal.key"
+
     @property
     def ca_cert_path(self) -> Path:
         return self.cert_dir / "ca.pem"

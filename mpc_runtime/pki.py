@@ -47,6 +47,7 @@ __all__ = [
     "hosts_for",
     "identity_from_cert",
     "identity_from_der",
+    "is_sealing_cert",
     "issue",
     "load_cert",
     "load_csr",
@@ -61,6 +62,10 @@ __all__ = [
 ]
 
 DEFAULT_DAYS = 825
+SEALING_EKU = x509.ObjectIdentifier("2.25.140962530610446762055647195331713655483")
+"""Extended key usage of a recipient's *sealing* certificate (a UUID-derived OID, X.667): its key
+only receives sealed output shares (ECDH); it cannot authenticate a TLS connection (no
+digitalSignature, no client/server auth), and the TLS key never seals."""
 _BACKDATE = _dt.timedelta(minutes=5)  # tolerate small clock skew between hosts
 _MAX_SAN_HOSTS = 64
 _URI_SCHEME = "mpc://"
@@ -189,6 +194,35 @@ def _subject(identity: Identity, cluster: str) -> x509.Name:
     )
 
 
+def _usages(sealing: bool) -> tuple[x509.KeyUsage, x509.ExtendedKeyUsage]:
+    key_usage = x509.KeyUsage(
+        digital_signature=not sealing,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=sealing,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+    eku = (
+        [SEALING_EKU]
+        if sealing
+        else [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+    )
+    return key_usage, x509.ExtendedKeyUsage(eku)
+
+
+def is_sealing_cert(cert: x509.Certificate) -> bool:
+    """True for a recipient's sealing certificate (its key agrees keys; it cannot do TLS)."""
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+    return list(eku) == [SEALING_EKU]
+
+
 def issue(  # noqa: PLR0917 -- positional signature agreed in the brief
     ca_key: ec.EllipticCurvePrivateKey,
     ca_cert: x509.Certificate,
@@ -197,11 +231,14 @@ def issue(  # noqa: PLR0917 -- positional signature agreed in the brief
     public_key: ec.EllipticCurvePublicKey,
     hosts: Sequence[str],
     days: int = DEFAULT_DAYS,
+    *,
+    sealing: bool = False,
 ) -> x509.Certificate:
     """Issue a leaf certificate proving ``identity`` in ``cluster`` for ``public_key``.
 
-    The lifetime is capped at the CA's own expiry.  Raises UsageError for a bad host name,
-    a non-P-256 key, or a CA key that does not match the CA certificate.
+    ``sealing``: a recipient's sealing certificate (key agreement only, the sealing EKU) instead
+    of a TLS certificate.  The lifetime is capped at the CA's own expiry.  Raises UsageError for a
+    bad host name, a non-P-256 key, or a CA key that does not match the CA certificate.
     """
     _check_days(days)
     _check_ca(ca_key, ca_cert)
@@ -215,6 +252,9 @@ def issue(  # noqa: PLR0917 -- positional signature agreed in the brief
         aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
     except x509.ExtensionNotFound:
         aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key())
+    if sealing and identity.role is not Role.RECIPIENT:
+        raise UsageError("only external recipients have sealing certificates")
+    usage, eku = _usages(sealing)
     return (
         x509.CertificateBuilder()
         .subject_name(_subject(identity, cluster))
@@ -225,26 +265,8 @@ def issue(  # noqa: PLR0917 -- positional signature agreed in the brief
         .not_valid_after(not_after)
         .add_extension(_san(identity, cluster, hosts), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=True,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
+        .add_extension(usage, critical=True)
+        .add_extension(eku, critical=False)
         .add_extension(aki, critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(pub), critical=False)
         .sign(ca_key, hashes.SHA256())
@@ -290,8 +312,10 @@ def sign_csr(  # noqa: PLR0917 -- positional signature agreed in the brief
     cluster: str,
     expected: Identity | None = None,
     days: int = DEFAULT_DAYS,
+    *,
+    sealing: bool = False,
 ) -> x509.Certificate:
-    """Validate a CSR and issue a fresh certificate for it.
+    """Validate a CSR and issue a fresh certificate for it (a sealing one with ``sealing``).
 
     Checks the CSR's self-signature, that its SAN holds exactly one ``mpc://`` URI naming a
     valid identity of ``cluster`` (equal to ``expected`` when given), and takes only the
@@ -320,7 +344,7 @@ def sign_csr(  # noqa: PLR0917 -- positional signature agreed in the brief
         raise UsageError(f"CSR refused: it claims {identity.label}, expected {expected.label}")
     hosts = [*san.get_values_for_type(x509.DNSName)]
     hosts += [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
-    return issue(ca_key, ca_cert, identity, cluster, public_key, hosts, days)
+    return issue(ca_key, ca_cert, identity, cluster, public_key, hosts, days, sealing=sealing)
 
 
 # ---- reading identities -------------------------------------------------------------------
@@ -582,8 +606,11 @@ def ensure_cluster_certs(
             )
         return ca_key
 
-    for ident in wanted:
-        key_p, cert_p = cfg.key_path(ident), cfg.cert_path(ident)
+    jobs = [(i, False) for i in wanted]
+    jobs += [(i, True) for i in wanted if i.role is Role.RECIPIENT]
+    for ident, sealing in jobs:
+        key_p = cfg.seal_key_path(ident) if sealing else cfg.key_path(ident)
+        cert_p = cfg.seal_cert_path(ident) if sealing else cfg.cert_path(ident)
         key: ec.EllipticCurvePrivateKey | None = None
         if force or (not key_p.exists() and not cert_p.exists()):
             signer = need_ca()  # check before writing a key we could not certify
@@ -601,7 +628,8 @@ def ensure_cluster_certs(
             signer = need_ca()
         else:
             continue  # certificate without key: the key lives on its own host
-        cert = issue(signer, ca_cert, ident, cfg.name, key.public_key(), hosts_for(cfg, ident))
+        hosts = [] if sealing else hosts_for(cfg, ident)
+        cert = issue(signer, ca_cert, ident, cfg.name, key.public_key(), hosts, sealing=sealing)
         write_cert(cert_p, cert)
         created.append(cert_p)
     return created

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# End-to-end proof of the docker-compose deployment (party_configs/compose-3.toml):
-# three parties, coordinator, dealer and the analyst recipient in containers on an
-# internal network with mutual TLS; only the analyst learns the result.
+# End-to-end proof of the docker-compose deployment (party_configs/compose-3.toml): a
+# second-price auction (a comparison job) among three parties in containers on an internal
+# network with mutual TLS, run twice: with preprocessing = "ot" (no dealer anywhere) and with a
+# separate dealer service (compose profile "dealer"); only the analyst learns winner and price.
 #
 #   sudo CI=true scripts/compose-e2e.sh        # no stdin, no registry, no PyPI needed in containers
 #
@@ -13,10 +14,10 @@
 #    4. scripts/wheelhouse.sh       -> .e2e/wheelhouse (kept: gitignored, reused as a cache)
 #    5. `mpc certs` into a temp dir (the CA key never leaves it; it is never mounted)
 #    6. docker build (BASE_IMAGE=$BASE_IMAGE) -> mpc-runtime:e2e-<run id>
-#    7. compose up -d with a unique project name
-#    8. waits (<= E2E_TIMEOUT s) for the analyst to exit, then <= E2E_GRACE s for the rest
-#    9. checks: analyst exit 0 and prints "$EXPECT_RESULT"; no other service prints a
-#       "result" line, the total, or any input value; no service exits non-zero
+#    7-9. for each mode (ot, then dealer): compose up -d with a unique project name, wait
+#       (<= E2E_TIMEOUT s) for the analyst to exit, then <= E2E_GRACE s for the rest; checks:
+#       every service exits 0, the analyst prints "$EXPECT_PRICE" and "$EXPECT_WINNER", no
+#       other service prints a "result" line or any bid; compose down
 #   10. teardown (also on failure/interrupt): compose down (containers + network), the app
 #       image and the dangling build-stage image, the temp cert dir, the base image if this
 #       run created it (KEEP_BASE_IMAGE=1 keeps it), and the dockerd this run started.
@@ -25,9 +26,8 @@
 #
 # Environment (all optional):
 #   BASE_IMAGE         build base                            (default mpc-base:bookworm)
-#   PARTY1_INPUT ...   party inputs                          (defaults 101723 202939 303151:
+#   PARTY1_INPUT ...   the bids                              (defaults 101723 303151 202939:
 #                      distinctive, so the leak check below cannot match ports or timestamps)
-#   EXPECT_RESULT      exact line the analyst must print     (default "result total = <sum>")
 #   E2E_TIMEOUT        seconds to wait for the analyst       (default 180)
 #   E2E_GRACE          seconds to wait for the others after  (default 30)
 #   E2E_COMPOSE_OVERRIDE  extra compose files, colon-separated (debugging)
@@ -47,11 +47,15 @@ E2E_TIMEOUT="${E2E_TIMEOUT:-180}"
 E2E_GRACE="${E2E_GRACE:-30}"
 CONTAINER_UID=10001 # the Dockerfile's default MPC_UID
 export PARTY1_INPUT="${PARTY1_INPUT:-101723}"
-export PARTY2_INPUT="${PARTY2_INPUT:-202939}"
-export PARTY3_INPUT="${PARTY3_INPUT:-303151}"
-TOTAL=$((PARTY1_INPUT + PARTY2_INPUT + PARTY3_INPUT))
-EXPECT_RESULT="${EXPECT_RESULT:-result total = $TOTAL}"
-SERVICES=(coordinator dealer party1 party2 party3 analyst)
+export PARTY2_INPUT="${PARTY2_INPUT:-303151}"
+export PARTY3_INPUT="${PARTY3_INPUT:-202939}"
+read -r WINNER PRICE < <(python3 -c "
+b = [int(x) for x in '$PARTY1_INPUT $PARTY2_INPUT $PARTY3_INPUT'.split()]
+w = max(range(3), key=lambda i: (b[i], -i)); print(w + 1, sorted(b)[-2])")
+EXPECT_PRICE="result price = $PRICE"
+EXPECT_WINNER="result winner = $WINNER"
+EXPECT_RESULT="$EXPECT_PRICE / $EXPECT_WINNER"
+SERVICES=()
 
 WORK=""
 DOCKERD_PID=""
@@ -142,7 +146,7 @@ cleanup() {
     printf '\n==> step timings\n'
     printf '    %s\n' "${TIMINGS[@]}"
     if ((rc == 0)); then
-        printf '\nE2E PASSED in %d s: analyst printed "%s"\n' $((SECONDS - T0)) "$EXPECT_RESULT"
+        printf '\nE2E PASSED in %d s (ot and dealer): analyst printed "%s"\n' $((SECONDS - T0)) "$EXPECT_RESULT"
     else
         printf '\nE2E FAILED (rc=%d) after %d s\n' "$rc" $((SECONDS - T0)) >&2
     fi
@@ -234,7 +238,7 @@ log "certs in $CERT_DIR (services run as $MPC_USER)"
 
 # ---------------------------------------------------------------------------------------
 step 6/10 "docker build $APP_IMAGE (BASE_IMAGE=$BASE_IMAGE)"
-for f in party_configs/compose-3.toml jobs/compose-sum.toml; do
+for f in party_configs/compose-3.toml jobs/compose-auction-ot.toml jobs/compose-auction-dealer.toml; do
     [[ -f "$f" ]] || fail "$f is missing (the image copies party_configs/ and jobs/)"
 done
 APP_BUILT=1
@@ -245,73 +249,80 @@ DOCKER_BUILDKIT=0 docker build --force-rm --quiet \
 log "built $APP_IMAGE: $(docker image inspect -f '{{.Size}}' "$APP_IMAGE" | awk '{printf "%.0f MB", $1/1e6}')"
 
 # ---------------------------------------------------------------------------------------
-step 7/10 "compose up (project $PROJECT)"
-export MPC_IMAGE="$APP_IMAGE"
-COMPOSE=("${COMPOSE_BIN[@]}" -p "$PROJECT" -f "$REPO/docker-compose.yml")
-if [[ -n "${E2E_COMPOSE_OVERRIDE:-}" ]]; then
-    IFS=: read -r -a extra <<<"$E2E_COMPOSE_OVERRIDE"
-    for f in "${extra[@]}"; do COMPOSE+=(-f "$f"); done
-fi
-unset COMPOSE_FILE COMPOSE_PROJECT_NAME
-"${COMPOSE[@]}" config -q
-COMPOSE_UP=1
-"${COMPOSE[@]}" up -d --no-build </dev/null >"$WORK/up.log" 2>&1 \
-    || { cat "$WORK/up.log" >&2; fail "compose up failed"; }
-sed 's/^/    /' "$WORK/up.log"
-for svc in "${SERVICES[@]}"; do CIDS[$svc]="$(service_cid "$svc")"; done
+run_mode() { # $1 = ot | dealer
+    local mode="$1" cid status code svc deadline analyst
+    step "7/10 ($mode)" "compose up: auction with preprocessing = $mode (project $PROJECT-$mode)"
+    export MPC_IMAGE="$APP_IMAGE" MPC_JOB="/app/jobs/compose-auction-$mode.toml"
+    COMPOSE=("${COMPOSE_BIN[@]}" -p "$PROJECT-$mode" -f "$REPO/docker-compose.yml")
+    SERVICES=(coordinator party1 party2 party3 analyst)
+    if [[ "$mode" == dealer ]]; then COMPOSE+=(--profile dealer); SERVICES+=(dealer); fi
+    if [[ -n "${E2E_COMPOSE_OVERRIDE:-}" ]]; then
+        IFS=: read -r -a extra <<<"$E2E_COMPOSE_OVERRIDE"
+        for f in "${extra[@]}"; do COMPOSE+=(-f "$f"); done
+    fi
+    unset COMPOSE_FILE COMPOSE_PROJECT_NAME
+    "${COMPOSE[@]}" config -q
+    COMPOSE_UP=1
+    CIDS=()
+    "${COMPOSE[@]}" up -d --no-build </dev/null >"$WORK/up-$mode.log" 2>&1 \
+        || { cat "$WORK/up-$mode.log" >&2; fail "compose up failed ($mode)"; }
+    sed 's/^/    /' "$WORK/up-$mode.log"
+    for svc in "${SERVICES[@]}"; do CIDS[$svc]="$(service_cid "$svc")"; done
 
-# ---------------------------------------------------------------------------------------
-step 8/10 "waiting for the analyst to exit (<= ${E2E_TIMEOUT} s)"
-analyst="$(service_cid analyst)"
-[[ -n "$analyst" ]] || fail "no analyst container"
-deadline=$((SECONDS + E2E_TIMEOUT))
-until [[ "$(docker inspect -f '{{.State.Status}}' "$analyst")" == exited ]]; do
-    ((SECONDS < deadline)) || fail "analyst still running after ${E2E_TIMEOUT} s"
-    sleep 1
-done
-log "analyst exited with code $(docker inspect -f '{{.State.ExitCode}}' "$analyst")"
-deadline=$((SECONDS + E2E_GRACE))
-for svc in "${SERVICES[@]}"; do
-    cid="$(service_cid "$svc")"
-    while [[ "$(docker inspect -f '{{.State.Status}}' "$cid")" != exited ]] && ((SECONDS < deadline)); do
+    step "8/10 ($mode)" "waiting for the analyst to exit (<= ${E2E_TIMEOUT} s)"
+    analyst="$(service_cid analyst)"
+    [[ -n "$analyst" ]] || fail "no analyst container ($mode)"
+    deadline=$((SECONDS + E2E_TIMEOUT))
+    until [[ "$(docker inspect -f '{{.State.Status}}' "$analyst")" == exited ]]; do
+        ((SECONDS < deadline)) || fail "analyst still running after ${E2E_TIMEOUT} s ($mode)"
         sleep 1
     done
-done
-
-# ---------------------------------------------------------------------------------------
-step 9/10 "checks"
-mkdir -p "$WORK/logs"
-problems=()
-for svc in "${SERVICES[@]}"; do
-    cid="$(service_cid "$svc")"
-    docker logs "$cid" >"$WORK/logs/$svc.log" 2>&1
-    status="$(docker inspect -f '{{.State.Status}}' "$cid")"
-    code="$(docker inspect -f '{{.State.ExitCode}}' "$cid")"
-    log "$(printf '%-12s %-8s exit=%-3s %5d log lines' "$svc" "$status" "$code" "$(wc -l <"$WORK/logs/$svc.log")")"
-    if [[ "$status" == exited && "$code" != 0 ]]; then
-        problems+=("$svc exited with code $code")
-    elif [[ "$status" != exited ]]; then
-        log "  note: $svc still $status after the ${E2E_GRACE} s grace period (not an error)"
-    fi
-    # Nothing may print an input value, anywhere; only the analyst may print the result.
-    for v in "$PARTY1_INPUT" "$PARTY2_INPUT" "$PARTY3_INPUT"; do
-        if grep -qw -- "$v" "$WORK/logs/$svc.log"; then problems+=("$svc log contains an input value ($v)"); fi
+    log "analyst exited with code $(docker inspect -f '{{.State.ExitCode}}' "$analyst")"
+    deadline=$((SECONDS + E2E_GRACE))
+    for svc in "${SERVICES[@]}"; do
+        cid="$(service_cid "$svc")"
+        while [[ "$(docker inspect -f '{{.State.Status}}' "$cid")" != exited ]] && ((SECONDS < deadline)); do
+            sleep 1
+        done
     done
-    [[ "$svc" == analyst ]] && continue
-    if grep -qiE '^[[:space:]]*result\b' "$WORK/logs/$svc.log"; then problems+=("$svc printed a result line"); fi
-    if grep -qw -- "$TOTAL" "$WORK/logs/$svc.log"; then problems+=("$svc log contains the total ($TOTAL)"); fi
-done
-if grep -qxF -- "$EXPECT_RESULT" <(tr -d '\r' <"$WORK/logs/analyst.log"); then
-    log "analyst printed: $EXPECT_RESULT"
-else
-    problems+=("analyst did not print the line '$EXPECT_RESULT'")
-fi
-if ((${#problems[@]})); then
-    rm -rf "$REPO/.e2e/last-run-logs" && cp -r "$WORK/logs" "$REPO/.e2e/last-run-logs"
-    printf '    PROBLEM: %s\n' "${problems[@]}" >&2
-    fail "${#problems[@]} check(s) failed"
-fi
-log "all checks passed"
-rm -rf "$REPO/.e2e/last-run-logs" && cp -r "$WORK/logs" "$REPO/.e2e/last-run-logs"
-log "service logs kept in .e2e/last-run-logs/ (gitignored)"
+
+    step "9/10 ($mode)" "checks"
+    mkdir -p "$WORK/logs-$mode"
+    local problems=()
+    for svc in "${SERVICES[@]}"; do
+        cid="$(service_cid "$svc")"
+        docker logs "$cid" >"$WORK/logs-$mode/$svc.log" 2>&1
+        status="$(docker inspect -f '{{.State.Status}}' "$cid")"
+        code="$(docker inspect -f '{{.State.ExitCode}}' "$cid")"
+        log "$(printf '%-12s %-8s exit=%-3s %5d log lines' "$svc" "$status" "$code" "$(wc -l <"$WORK/logs-$mode/$svc.log")")"
+        if [[ "$status" != exited || "$code" != 0 ]]; then problems+=("$svc: $status, exit $code"); fi
+        [[ "$svc" == analyst ]] && continue
+        # Nothing but the analyst may print a result or any bid (the price is a bid).
+        for v in "$PARTY1_INPUT" "$PARTY2_INPUT" "$PARTY3_INPUT"; do
+            if grep -qw -- "$v" "$WORK/logs-$mode/$svc.log"; then problems+=("$svc log contains a bid ($v)"); fi
+        done
+        if grep -qiE '^[[:space:]]*result\b' "$WORK/logs-$mode/$svc.log"; then problems+=("$svc printed a result line"); fi
+    done
+    for want in "$EXPECT_PRICE" "$EXPECT_WINNER"; do
+        if grep -qxF -- "$want" <(tr -d '\r' <"$WORK/logs-$mode/analyst.log"); then
+            log "analyst printed: $want"
+        else
+            problems+=("analyst did not print the line '$want'")
+        fi
+    done
+    if [[ "$mode" == ot ]] && grep -q dealer "$WORK/logs-$mode/coordinator.log"; then
+        problems+=("the ot run involved a dealer")
+    fi
+    rm -rf "$REPO/.e2e/last-run-logs-$mode" && cp -r "$WORK/logs-$mode" "$REPO/.e2e/last-run-logs-$mode"
+    if ((${#problems[@]})); then
+        printf '    PROBLEM: %s\n' "${problems[@]}" >&2
+        fail "${#problems[@]} check(s) failed ($mode)"
+    fi
+    log "all checks passed ($mode); logs kept in .e2e/last-run-logs-$mode/ (gitignored)"
+    "${COMPOSE[@]}" down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || log "warning: compose down failed"
+    COMPOSE_UP=0
+}
+
+run_mode ot
+run_mode dealer
 # cleanup (trap) runs step 10: teardown.

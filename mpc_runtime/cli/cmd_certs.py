@@ -2,9 +2,9 @@
 
 Shape::
 
-    mpc certs [make] --config FILE [--force] [--only LABEL ...]   # everything in one place
+    mpc certs [make] --config FILE [--force] [--only LABEL ...]   # local testing only
     mpc certs csr  --config FILE --identity LABEL [--out DIR] [--host H ...] [--force]
-    mpc certs sign --config FILE --csr FILE [--identity LABEL] [--out DIR]
+    mpc certs sign --config FILE --csr FILE --identity LABEL [--sealing] [--out DIR] [--force]
     mpc certs show --config FILE
 
 Heavy imports (cryptography, pydantic) happen inside ``run`` so ``mpc --help`` stays fast.
@@ -17,25 +17,30 @@ import datetime as _dt
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mpc_runtime.cli.output import info, result
+from mpc_runtime.cli.output import info, result, warn
 
 if TYPE_CHECKING:
     from mpc_runtime.config import ClusterConfig
     from mpc_runtime.ids import Identity
 
 DESCRIPTION = """\
-Provision the cluster PKI: a CA (ECDSA P-256) and one key + certificate per participant.
+Provision the cluster PKI: a CA (ECDSA P-256) and one key + certificate per participant
+(external recipients also get a separate sealing key and certificate for their outputs).
 
 actions:
-  make  (default) create the CA if missing and every identity's key and certificate;
-        existing keys are kept unless --force.  Use --only to limit to some identities.
-  csr   on a participant's own host: create its key (mode 0600, never leaves the host)
-        and a certificate signing request <stem>.csr to send to the CA holder.
-  sign  on the CA holder's machine: validate a CSR and write the certificate <stem>.pem
-        (send it back to the participant together with ca.pem).
+  make  (default) FOR LOCAL TESTING: create the CA and every identity's key and certificate
+        in one directory.  Whoever runs it holds every private key and the CA key, so it can
+        impersonate anyone and open any sealed output.  Existing keys are kept unless --force.
+  csr   on a participant's own host: create its key (mode 0600, never leaves the host) and a
+        certificate signing request <stem>.csr for the CA holder (a recipient also gets
+        <stem>.seal.key and <stem>.seal.csr for its sealing key).
+  sign  on the CA holder's machine: sign a CSR for exactly the identity named with --identity
+        (a CSR claiming another identity is refused) and write <stem>.pem (--sealing:
+        <stem>.seal.pem); an existing certificate is replaced only with --force.
   show  list identities, certificate expiry, and which keys are present.
 
-Labels look like party:2, coordinator, dealer, recipient:analyst.
+For separate hosts or organisations, use csr on each host and sign at the CA holder: nothing
+secret travels.  Labels look like party:2, coordinator, dealer, recipient:analyst.
 The CA key (ca.key) is only needed to issue certificates: keep it offline afterwards."""
 
 
@@ -108,9 +113,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     _shared(sign, sub=True)
     sign.add_argument("--csr", metavar="FILE", required=True, help="the CSR file to sign")
     sign.add_argument(
-        "--identity", metavar="LABEL", help="refuse the CSR unless it claims this identity"
+        "--identity",
+        metavar="LABEL",
+        required=True,
+        help="the identity to certify; a CSR claiming any other is refused",
+    )
+    sign.add_argument(
+        "--sealing", action="store_true", help="issue a recipient's sealing certificate"
     )
     sign.add_argument("--out", metavar="DIR", help="where to write <stem>.pem (default cert_dir)")
+    sign.add_argument(
+        "--force", action="store_true", help="replace an existing certificate for this identity"
+    )
 
     show = actions.add_parser("show", help="list identities, cert expiry and present keys")
     _shared(show, sub=True)
@@ -169,6 +183,10 @@ def _make(args: argparse.Namespace) -> int:
     if getattr(args, "only", None):
         only = [_identity(cfg, label) for label in args.only]
     created = pki.ensure_cluster_certs(cfg, force=bool(getattr(args, "force", False)), only=only)
+    warn(
+        "for local testing: this directory now holds the CA key and every participant's private"
+        " key; for separate hosts use `mpc certs csr` on each host and `mpc certs sign` here"
+    )
     for path in created:
         result(f"created {path} (mode {_mode(path)})")
     if not created:
@@ -209,32 +227,52 @@ def _csr(args: argparse.Namespace) -> int:
         f"send {csr_p.name} to the CA holder (`mpc certs sign --csr {csr_p.name} "
         f"--identity {ident.label}`); the key stays here"
     )
+    if ident.role.value == "recipient":
+        _sealing_csr(args, cfg, ident, out)
     return 0
+
+
+def _sealing_csr(args: argparse.Namespace, cfg: ClusterConfig, ident: Identity, out: Path) -> None:
+    from mpc_runtime import pki
+
+    key_p = out / f"{ident.file_stem}.seal.key"
+    csr_p = out / f"{ident.file_stem}.seal.csr"
+    if key_p.exists() and not getattr(args, "force", False):
+        key = pki.load_key(key_p)
+    else:
+        key = pki.generate_key()
+        pki.write_private_key(key_p, key, force=bool(getattr(args, "force", False)))
+        result(f"created {key_p} (mode {_mode(key_p)}): your sealing key, for outputs only")
+    pki.write_csr(csr_p, pki.make_csr(key, ident, cfg.name, []))
+    result(f"created {csr_p}")
+    info(
+        f"send {csr_p.name} too (`mpc certs sign --csr {csr_p.name} --identity {ident.label}"
+        " --sealing`)"
+    )
 
 
 def _sign(args: argparse.Namespace) -> int:
     from mpc_runtime import pki
-    from mpc_runtime.errors import ConfigError
+    from mpc_runtime.errors import ConfigError, UsageError
 
     cfg = _config(args)
-    expected = _identity(cfg, args.identity) if args.identity else None
+    expected = _identity(cfg, args.identity)
     csr = pki.load_csr(args.csr)
     if not cfg.ca_key_path.exists():
         raise ConfigError(f"{cfg.ca_key_path}: CA key not present; signing needs it")
+    out = Path(args.out) if args.out else cfg.cert_dir
+    suffix = ".seal.pem" if args.sealing else ".pem"
+    cert_p = out / f"{expected.file_stem}{suffix}"
+    if cert_p.exists() and not args.force:
+        raise UsageError(f"{cert_p} exists: a certificate is replaced only with --force")
     ca_key = pki.load_key(cfg.ca_key_path)
     ca_cert = pki.load_cert(cfg.ca_cert_path)
-    cert = pki.sign_csr(ca_key, ca_cert, csr, cfg.name, expected)
-    ident = pki.identity_from_cert(cert, cfg.name)
-    if not cfg.knows(ident):
-        from mpc_runtime.errors import UsageError
-
-        raise UsageError(f"CSR refused: {ident.label} is not a participant of cluster {cfg.name!r}")
-    out = Path(args.out) if args.out else cfg.cert_dir
-    cert_p = out / f"{ident.file_stem}.pem"
+    cert = pki.sign_csr(ca_key, ca_cert, csr, cfg.name, expected, sealing=args.sealing)
     replaced = cert_p.exists()
     pki.write_cert(cert_p, cert)
-    result(f"{'replaced' if replaced else 'created'} {cert_p} for {ident.label}")
-    info(f"send {cert_p.name} and {cfg.ca_cert_path.name} back to the host of {ident.label}")
+    kind = "sealing certificate" if args.sealing else "certificate"
+    result(f"{'replaced' if replaced else 'created'} {cert_p}: the {kind} of {expected.label}")
+    info(f"send {cert_p.name} and {cfg.ca_cert_path.name} back to the host of {expected.label}")
     return 0
 
 

@@ -45,6 +45,7 @@ from mpc_runtime.errors import (
     UnauthorizedReveal,
 )
 from mpc_runtime.ids import Identity, Role
+from mpc_runtime.jobs.sealing import RUN_NONCE_BYTES
 from mpc_runtime.jobs.spec import JobSpec, check_against_cluster, resolve, spec_hash
 from mpc_runtime.preprocessing.dealer.service import DealerService
 from mpc_runtime.runtime.session import abort_of, aborted_by
@@ -95,6 +96,7 @@ class _Peer:
     done: bool = False
     acked: bool = False
     ended: bool = False
+    nonce: bytes = b""
     delivered: set[tuple[str, str]] = field(default_factory=set)  # recipient: (output, sender)
 
 
@@ -245,7 +247,8 @@ class Coordinator:
             return await self._abort()
         self.started = True
         starting = self.parties | (self._joined() & {Identity.dealer()})
-        await asyncio.gather(*(self._send(p, Start()) for p in starting))
+        nonces = {i.label: p.nonce for i, p in self.peers.items() if i.role is Role.RECIPIENT}
+        await asyncio.gather(*(self._send(p, Start(nonces)) for p in starting))
         self.say(f"job {self.job} started")
         done = lambda: self._finished() or self._failed()  # noqa: E731
         if not await wait_until(self._changed, done, job_deadline):
@@ -434,6 +437,10 @@ class Coordinator:
             return
         await self._check_spec(ident, peer, job, op)
         if ident.role is Role.RECIPIENT and self.spec is not None:
+            if len(op.nonce) != RUN_NONCE_BYTES:
+                await self._refuse(peer, "bad-join", "a recipient joins with a 16-byte run nonce")
+                raise RemoteProtocolError(f"{label} joined without a run nonce", peer=label)
+            peer.nonce = op.nonce
             if ident.name not in self.spec.external_recipients():
                 await self._refuse(
                     peer, "not-a-recipient", f"job {self.job} names no output for {label}"
@@ -483,7 +490,7 @@ class Coordinator:
                 peer=label,
                 culprit=label,
             )
-        item = Sealed(op.output, target.label, op.blob, sender=label)
+        item = Sealed(op.output, target.label, op.blob, op.signature, sender=label)
         seen = self._seen_blobs.setdefault(target.name, set())
         if (op.output, label) in seen:
             raise RemoteProtocolError(f"{label} sent output {op.output!r} twice", peer=label)

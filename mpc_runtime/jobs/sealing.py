@@ -1,31 +1,35 @@
-"""End-to-end sealing of an output share to an external recipient's certificate key.
+"""End-to-end sealing of an output share to an external recipient, signed by its sender.
 
-ECIES over P-256: a fresh ephemeral key per blob, ECDH with the recipient's certificate public
-key, HKDF-SHA256 to an AES-256-GCM key, a random 12-byte nonce.  Blob layout::
+ECIES over P-256 to the recipient's *sealing* key (a key and certificate of its own, used for
+nothing else: see :data:`mpc_runtime.pki.SEALING_EKU`): a fresh ephemeral key per blob, ECDH,
+HKDF-SHA256 to an AES-256-GCM key, a random 12-byte nonce.  Blob layout::
 
     version (1 byte) | ephemeral public key (X9.62 uncompressed, 65 bytes) | nonce (12) | ct+tag
 
 The GCM additional data (:func:`make_aad`) binds the job id, the spec hash, the output name, the
-sending party and the recipient, so a relay cannot move a blob to another job, output, sender or
-recipient.  The plaintext of a share (:func:`pack_share`) is a small JSON header (shape,
-frac_bits, signed) followed by the raw little-endian uint64 bytes.  Any failure to open is one
-:class:`SealError` that says nothing about why (no oracle, no detail leak).
-
-Note: sealing is not sender-authenticating by itself (anyone can seal to a public key); the
-AAD names the sender the relay vouches for.  The coordinator is semi-honest in our model.
+sending party, the recipient and the recipient's fresh *run nonce* (sent when it joins), so a
+relay can neither move a blob to another job, output, sender or recipient nor replay a blob from
+an earlier run of the same spec.  The sender signs ``DOMAIN | SHA-256(aad) | SHA-256(blob)``
+with its TLS key (ECDSA P-256; :func:`sign_blob`), so the relay cannot forge a share either: TLS
+1.3 signatures carry their own context string, so a signature over our domain-separated message
+can never stand in for a handshake signature, or the reverse.  The plaintext of a share
+(:func:`pack_share`) is a small JSON header (shape, frac_bits, signed, divisor) followed by the raw
+little-endian uint64 bytes.  Any failure to open or verify is one :class:`SealError` that says
+nothing about why (no oracle, no detail leak).
 
 May import: errors (and cryptography's hazmat primitives, numpy).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
 from typing import Any
 
 import numpy as np
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -34,6 +38,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from mpc_runtime.errors import DecodeError, LocalProtocolError
 
 __all__ = [
+    "RUN_NONCE_BYTES",
     "VERSION",
     "SealError",
     "make_aad",
@@ -41,17 +46,22 @@ __all__ = [
     "pack_share",
     "seal",
     "seal_share",
+    "sign_blob",
     "unpack_share",
+    "verify_blob",
 ]
 
-VERSION = 1
+VERSION = 2
 _PUB_LEN = 65
 _NONCE_LEN = 12
 _TAG_LEN = 16
 _HEADER_LEN = 1 + _PUB_LEN + _NONCE_LEN
-_INFO = b"mpc-runtime sealed share v1"
+_INFO = b"mpc-runtime sealed share v2"
+DOMAIN = b"mpc-runtime sealed output share signature v2\x00"
 _HDR = struct.Struct(">H")
 MAX_HEADER = 1024
+RUN_NONCE_BYTES = 16
+"""A recipient's run nonce: fresh from os.urandom each time it joins a job."""
 MAX_NDIM = 8
 
 
@@ -63,17 +73,38 @@ def _opaque() -> SealError:
     return SealError("a sealed output share could not be opened (tampered, wrong key or binding)")
 
 
-def make_aad(job_id: str, spec_hash: str, output: str, sender: str, recipient: str) -> bytes:
-    """The additional data binding a blob to its job, spec, output, sender and recipient."""
+def make_aad(
+    job_id: str, spec_hash: str, output: str, sender: str, recipient: str, run_nonce: bytes
+) -> bytes:
+    """The additional data binding a blob to its job, spec, output, sender, recipient and run."""
     fields = {
         "job": job_id,
         "spec": spec_hash,
         "output": output,
         "sender": sender,
         "recipient": recipient,
+        "run": bytes(run_nonce).hex(),
         "v": VERSION,
     }
     return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _signed_message(blob: bytes, aad: bytes) -> bytes:
+    return DOMAIN + hashlib.sha256(aad).digest() + hashlib.sha256(blob).digest()
+
+
+def sign_blob(key: ec.EllipticCurvePrivateKey, blob: bytes, aad: bytes) -> bytes:
+    """The sender's ECDSA signature over a sealed blob and its binding."""
+    return key.sign(_signed_message(blob, aad), ec.ECDSA(hashes.SHA256()))
+
+
+def verify_blob(sender_cert: Any, blob: bytes, aad: bytes, signature: bytes) -> None:
+    """Check the sender's signature (its certificate's key); SealError if it does not verify."""
+    try:
+        key = _p256(sender_cert.public_key())
+        key.verify(bytes(signature), _signed_message(bytes(blob), aad), ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, LocalProtocolError, ValueError, TypeError):
+        raise _opaque() from None
 
 
 def _derive(shared: bytes, eph_pub: bytes, rcpt_pub: bytes) -> bytes:

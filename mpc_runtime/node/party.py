@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mpc_runtime import pki
 from mpc_runtime.config import ClusterConfig
 from mpc_runtime.deadline import Deadline
 from mpc_runtime.errors import (
@@ -128,12 +129,13 @@ async def _join(
     return ctl
 
 
-async def _wait_start(ctl: ServiceLink, cfg: ClusterConfig, deadline: Deadline) -> None:
+async def _wait_start(ctl: ServiceLink, cfg: ClusterConfig, deadline: Deadline) -> Start:
     """START comes once everyone joined: within the coordinator's connect deadline of the first
     join, so we wait up to twice the connect deadline."""
     wait = Deadline(deadline.when + cfg.timeouts.connect)
-    while not isinstance(await ctl.next_event(wait, "the job to start"), Start):
+    while not isinstance(ev := await ctl.next_event(wait, "the job to start"), Start):
         pass
+    return ev
 
 
 async def _session(
@@ -144,6 +146,7 @@ async def _session(
     listener: Listener,
     deadline: Deadline,
     audit_path: Path | None,
+    start: Start,
 ) -> tuple[Session, ServiceLink | None]:
     spec = prep.spec
     me = Identity.party(pid)
@@ -151,9 +154,18 @@ async def _session(
     hello = Hello(cfg.name, spec.job_id, prep.hash)
     channels = await ctl.guard(build_mesh(cfg, pid, hello, listener, deadline))
     audit = AuditLog(audit_path) if audit_path is not None else None
+    relay = SealedRelay(
+        ctl.send,
+        cfg,
+        spec.job_id,
+        prep.hash,
+        me.label,
+        signing_key=pki.load_key(cfg.key_path(me)),
+        nonces=start.nonces,
+    )
     policy = RevealPolicy(
         spec.policy_outputs(),
-        external=SealedRelay(ctl.send, cfg, spec.job_id, prep.hash, me.label),
+        external=relay,
         audit=audit.hook(spec.job_id, prep.hash, me.label) if audit is not None else None,
     )
 
@@ -211,9 +223,9 @@ async def run_party(
             err = prep.refusal or UsageError("no program")
             await ctl.abort(abort_of(err, me.label))
             raise err
-        await _wait_start(ctl, cfg, deadline)
+        start = await _wait_start(ctl, cfg, deadline)
         session, dealer_link = await _session(
-            cfg, pid, prep, ctl, listener, Deadline.after(cfg.timeouts.connect), audit_path
+            cfg, pid, prep, ctl, listener, Deadline.after(cfg.timeouts.connect), audit_path, start
         )
         if dealer_link is not None:
             links.append(dealer_link)

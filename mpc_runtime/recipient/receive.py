@@ -1,10 +1,12 @@
 """The external recipient: dial the coordinator, join the job, collect one sealed share of each
 output from every party, open them with our own key, and reconstruct the values.
 
-Each blob is opened with the AAD built from the job, the spec hash, the output, the sender the
-coordinator named and ourselves: a blob moved to another sender, output, job or recipient does
-not open.  The values are returned only after the coordinator reports the job finished.  Every
-wait is bounded: by ``timeout`` overall, and by the round timeout for a silent coordinator.
+We join with a fresh run nonce.  Each blob must carry its sender's signature (checked against
+the sender party's certificate) and opens only with the AAD built from the job, the spec hash,
+the output, the sender, ourselves and our run nonce: a blob forged by the relay, moved to another
+sender, output, job or recipient, or replayed from an earlier run does not open.  The values are
+returned only after the coordinator reports the job finished.  Every wait is bounded: by
+``timeout`` overall, and by the round timeout for a silent coordinator.
 
 May import: config, errors, ids, deadline, jobs, pki, runtime.reveal (decoding), transport, wire.
 """
@@ -12,6 +14,7 @@ May import: config, errors, ids, deadline, jobs, pki, runtime.reveal (decoding),
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +32,14 @@ from mpc_runtime.errors import (
     UsageError,
 )
 from mpc_runtime.ids import Identity
-from mpc_runtime.jobs.sealing import make_aad, open_sealed, unpack_share
+from mpc_runtime.jobs.relay import load_party_cert
+from mpc_runtime.jobs.sealing import (
+    RUN_NONCE_BYTES,
+    make_aad,
+    open_sealed,
+    unpack_share,
+    verify_blob,
+)
 from mpc_runtime.jobs.spec import JobSpec, resolve, spec_hash
 from mpc_runtime.runtime.reveal import decode_output
 from mpc_runtime.runtime.session import aborted_by
@@ -71,6 +81,8 @@ class _Collect:
     hash: str
     key: Any
     senders: list[str]
+    nonce: bytes
+    certs: dict[str, Any]
     got: dict[str, dict[str, tuple[Any, dict[str, Any]]]] = field(default_factory=dict)
 
     def add(self, coord: str, op: Sealed) -> bool:
@@ -84,7 +96,8 @@ class _Collect:
         slot = self.got[op.output]
         if op.sender in slot:
             raise RemoteProtocolError(f"{coord} relayed a share twice", peer=coord)
-        aad = make_aad(self.spec.job_id, self.hash, op.output, op.sender, self.me.label)
+        aad = make_aad(self.spec.job_id, self.hash, op.output, op.sender, self.me.label, self.nonce)
+        verify_blob(self.certs[op.sender], op.blob, aad, op.signature)  # the sender's, unforged
         slot[op.sender] = unpack_share(open_sealed(self.key, op.blob, aad))
         return all(len(v) == len(self.senders) for v in self.got.values())
 
@@ -146,9 +159,16 @@ async def receive_outputs(
     spec = resolve(spec, cfg)
     me = _identity(cfg, name, spec)
     mine = spec.external_recipients()[name]
-    senders = [Identity.party(p).label for p in cfg.party_ids]
+    senders = [Identity.party(p) for p in cfg.party_ids]
     st = _Collect(
-        me, spec, spec_hash(spec), pki.load_key(cfg.key_path(me)), senders, {o: {} for o in mine}
+        me,
+        spec,
+        spec_hash(spec),
+        pki.load_key(cfg.seal_key_path(me)),
+        [s.label for s in senders],
+        os.urandom(RUN_NONCE_BYTES),
+        {s.label: load_party_cert(cfg, s) for s in senders},
+        {o: {} for o in mine},
     )
     deadline = Deadline.after(timeout)
     ch = await dial_service(
@@ -166,7 +186,7 @@ async def receive_outputs(
 
     watch = asyncio.create_task(Liveness(lambda: [ch], cfg.timeouts.round).run(frozen))
     try:
-        await ch.send_op(spec.job_id, Join(st.hash, spec.model_dump(mode="json")))
+        await ch.send_op(spec.job_id, Join(st.hash, spec.model_dump(mode="json"), st.nonce))
         return await _loop(ch, st, deadline, len(mine) * len(senders))
     except MPCError:
         if failure:

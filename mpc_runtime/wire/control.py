@@ -101,9 +101,12 @@ class ControlOp:
 
 @dataclass(frozen=True, slots=True)
 class Join(ControlOp):
+    """``nonce``: a recipient's fresh run nonce (binds its sealed outputs to this run)."""
+
     op: ClassVar[str] = "join"
     spec_hash: str
     spec: dict[str, Any]
+    nonce: bytes = field(default=b"", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +123,10 @@ class Refuse(ControlOp):
 
 @dataclass(frozen=True, slots=True)
 class Start(ControlOp):
+    """``nonces``: each external recipient's run nonce, by label, for sealing its outputs."""
+
     op: ClassVar[str] = "start"
+    nonces: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +138,7 @@ class Sealed(ControlOp):
     output: str
     recipient: str
     blob: bytes = field(repr=False)
+    signature: bytes = field(default=b"", repr=False)
     sender: str = ""
 
 

@@ -48,12 +48,14 @@ def test_certs_creates_files_with_modes(tmp_path: Path, script: bool) -> None:
     keys = sorted(certs.glob("*.key"))
     pems = sorted(certs.glob("*.pem"))
     stems = {"ca", "party-1", "party-2", "party-3", "coordinator", "dealer", "recipient-analyst"}
+    stems.add("recipient-analyst.seal")  # the analyst's separate sealing key
     assert {p.stem for p in keys} == stems
     assert {p.stem for p in pems} == stems
     assert all(_mode(k) == 0o600 for k in keys)
     assert all(_mode(p) == 0o644 for p in pems)
     assert proc.stdout.count("created ") == 2 * len(stems)
     assert "offline" in proc.stderr
+    assert "for local testing" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
@@ -95,6 +97,70 @@ def test_csr_sign_show(tmp_path: Path) -> None:
     assert show.returncode == 0, show.stderr
     line = next(ln for ln in show.stdout.splitlines() if ln.startswith("party:2 "))
     assert "expires" in line and "key absent" in line and "[" not in line
+
+
+def test_sign_certifies_only_the_named_identity_and_never_overwrites(tmp_path: Path) -> None:
+    cfg = _config(tmp_path)
+    assert run("certs", "--config", str(cfg), "--only", "party:1").returncode == 0
+    host = tmp_path / "host2"
+    assert (
+        run(
+            "certs", "csr", "--config", str(cfg), "--identity", "party:2", "--out", str(host)
+        ).returncode
+        == 0
+    )
+    csr = str(host / "party-2.csr")
+    # the README's old example without --identity: refused (one line, exit 2)
+    noid = run("certs", "sign", "--config", str(cfg), "--csr", csr)
+    assert noid.returncode == 2 and "--identity" in noid.stderr
+    # party 2's CSR offered as the coordinator's or party 1's: refused, nothing written
+    for other in ("coordinator", "party:1"):
+        before = {p.name: p.read_bytes() for p in (tmp_path / "certs").iterdir()}
+        bad = run("certs", "sign", "--config", str(cfg), "--csr", csr, "--identity", other)
+        assert bad.returncode == 2, bad.stderr
+        assert "exists" in bad.stderr or "expected" in bad.stderr, bad.stderr
+        assert {p.name: p.read_bytes() for p in (tmp_path / "certs").iterdir()} == before
+    ok = run("certs", "sign", "--config", str(cfg), "--csr", csr, "--identity", "party:2")
+    assert ok.returncode == 0, ok.stderr
+    again = run("certs", "sign", "--config", str(cfg), "--csr", csr, "--identity", "party:2")
+    assert again.returncode == 2 and "--force" in again.stderr
+    forced = run(
+        "certs", "sign", "--config", str(cfg), "--csr", csr, "--identity", "party:2", "--force"
+    )
+    assert forced.returncode == 0, forced.stderr
+
+
+def test_a_recipient_gets_a_separate_sealing_key_by_csr(tmp_path: Path) -> None:
+    from mpc_runtime import pki
+
+    cfg = _config(tmp_path)
+    assert run("certs", "--config", str(cfg), "--only", "party:1").returncode == 0
+    host = tmp_path / "analyst-host"
+    proc = run(
+        "certs", "csr", "--config", str(cfg), "--identity", "recipient:analyst", "--out", str(host)
+    )
+    assert proc.returncode == 0, proc.stderr
+    for f in ("recipient-analyst.key", "recipient-analyst.csr"):
+        assert (host / f).exists()
+    for f in ("recipient-analyst.seal.key", "recipient-analyst.seal.csr"):
+        assert (host / f).exists()
+    args = ["certs", "sign", "--config", str(cfg), "--identity", "recipient:analyst"]
+    assert run(*args, "--csr", str(host / "recipient-analyst.csr")).returncode == 0
+    assert (
+        run(*args, "--sealing", "--csr", str(host / "recipient-analyst.seal.csr")).returncode == 0
+    )
+    tls = pki.load_cert(tmp_path / "certs" / "recipient-analyst.pem")
+    seal = pki.load_cert(tmp_path / "certs" / "recipient-analyst.seal.pem")
+    assert not pki.is_sealing_cert(tls) and pki.is_sealing_cert(seal)
+    assert tls.public_key() != seal.public_key()
+
+
+def test_party_ids_are_canonical(tmp_path: Path) -> None:
+    cfg = _config(tmp_path)
+    for label in ("party:01", "party:0_1", "party:1\n", "party:+1", "party: 1"):
+        proc = run("certs", "--config", str(cfg), "--only", label)
+        assert proc.returncode == 2, (label, proc.stderr)
+        assert "bad identity" in proc.stderr
 
 
 @pytest.mark.parametrize(

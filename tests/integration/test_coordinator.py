@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mpc_runtime import pki
 from mpc_runtime.config import ClusterConfig
 from mpc_runtime.coordinator.server import run_coordinator
 from mpc_runtime.deadline import Deadline
@@ -174,8 +175,12 @@ async def test_coordinator_only_sees_sealed_blobs(tmp_path: Path) -> None:
         fields = {f: getattr(op, f) for f in op.__dataclass_fields__}  # type: ignore[attr-defined]
         assert not _has_array(fields), f"{ident.label} sent the coordinator an array: {op.op}"
         for key, value in fields.items():
-            if isinstance(value, bytes):
-                assert (op.op, key) == ("sealed", "blob")
+            if isinstance(value, bytes) and value:  # only sealed blobs, signatures, run nonces
+                assert (op.op, key) in {
+                    ("sealed", "blob"),
+                    ("sealed", "signature"),
+                    ("join", "nonce"),
+                }
 
 
 # ---- in-process test participants speaking the control protocol ----------------------------
@@ -247,12 +252,22 @@ async def test_unauthorized_sealed_blob_aborts(tmp_path: Path) -> None:
     async def capture(op: Any) -> None:
         sent.append(op)
 
-    relay = SealedRelay(capture, cfg, spec.job_id, spec_hash(resolve(spec, cfg)), me.label)
+    relay = SealedRelay(
+        capture,
+        cfg,
+        spec.job_id,
+        spec_hash(resolve(spec, cfg)),
+        me.label,
+        signing_key=pki.load_key(cfg.key_path(me)),
+        nonces={"recipient:analyst": b"\x01" * 16},
+    )
     share = encode_int(np.array([5]))
     # the relay seals only to certified recipients; forge the label on an honest blob instead
     await relay.deliver("total", Identity.recipient("analyst"), share, OutputMeta())
     honest = sent[0]
-    await chans[1].send_op(spec.job_id, Sealed(honest.output, "party:2", honest.blob))
+    await chans[1].send_op(
+        spec.job_id, Sealed(honest.output, "party:2", honest.blob, honest.signature)
+    )
     t0 = time.monotonic()
     for pid in (2, 3):
         event = await _next(chans[pid], 5)

@@ -97,7 +97,7 @@ def test_leaf_extensions(ca) -> None:  # type: ignore[no-untyped-def]
     ext = leaf.extensions
     assert not ext.get_extension_for_class(x509.BasicConstraints).value.ca
     ku = ext.get_extension_for_class(x509.KeyUsage).value
-    assert ku.digital_signature and ku.key_agreement and not ku.key_cert_sign
+    assert ku.digital_signature and not ku.key_agreement and not ku.key_cert_sign
     eku = ext.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(eku) == [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
     aki = ext.get_extension_for_class(x509.AuthorityKeyIdentifier).value
@@ -280,7 +280,11 @@ def test_ensure_cluster_certs(tmp_path: Path) -> None:
         assert pki.identity_from_cert(cert, cfg.name) == ident
         assert pki.verify_issued_by(cert, ca_cert)
         assert cert.public_key() == pki.load_key(cfg.key_path(ident)).public_key()
-    assert len(created) == 2 + 2 * len(cfg.identities)
+    recipients = [i for i in cfg.identities if i.role.value == "recipient"]
+    assert len(created) == 2 + 2 * len(cfg.identities) + 2 * len(recipients)  # + sealing pairs
+    for r in recipients:
+        seal = pki.load_cert(cfg.seal_cert_path(r))
+        assert pki.is_sealing_cert(seal) and pki.identity_from_cert(seal, cfg.name) == r
     # second run: nothing to do, nothing changed
     before = {p: p.read_bytes() for p in created}
     assert pki.ensure_cluster_certs(cfg) == []
