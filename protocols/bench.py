@@ -57,7 +57,10 @@ from protocols.compare import EQ_AND_BITS, LT_AND_BITS, _components
 from protocols.select import levels
 from protocols.types import RING_MAX, RING_MIN, Shared
 
-OPS = ("input", "sum", "mul", "lt", "eq", "argmax")
+OPS = ("input", "sum", "mul", "lt", "eq", "argmax", "triples", "and-triples")
+MATERIAL_OPS = ("triples", "and-triples")
+"""Ops that time only the making of preprocessing material (no online part)."""
+VERIFY_HEAD = 64
 MAX_ARGMAX = 2048
 """argmax carries a one-hot vector per candidate: O(size^2) multiplications, so it is capped."""
 CHECK_HEAD = 4
@@ -68,6 +71,8 @@ BOUNDS = (-(2**VALUE_BITS), 2**VALUE_BITS - 1)
 
 def expected_rounds(op: str, size: int) -> int:
     """Online rounds of the timed part of ``op`` on ``size`` elements."""
+    if op in MATERIAL_OPS:
+        return 0
     if op in ("input", "sum", "mul"):
         return 1
     if op in ("lt", "eq"):
@@ -142,6 +147,10 @@ def material_plan(op: str, size: int) -> list[list[Component]]:
     """The ``ctx.material`` requests ``op`` makes, in order (what :class:`Prefetched` serves)."""
     if op in ("input", "sum"):
         return []
+    if op == "triples":
+        return [[Component("triple", (size,))]]
+    if op == "and-triples":  # size AND triples: whole uint64 words of 64 ANDs each
+        return [[Component("and", (-(-size // 64),))]]
     if op == "mul":
         return [[Component("triple", (size,))]]
     if op == "lt":
@@ -243,6 +252,62 @@ async def _run_op(ctx: Any, op: str, size: int, mine: np.ndarray | None, operand
     return onehot
 
 
+async def _check_material(ctx: Context, kind: str, mat: dict[str, np.ndarray]) -> bool | None:
+    """Party 1 reconstructs the first elements of a batch (thrown away afterwards) and checks
+    the triple relation; None on the other parties."""
+    head = {k: np.ascontiguousarray(v.reshape(-1)[:VERIFY_HEAD]) for k, v in mat.items()}
+    flat = np.concatenate([head["a"], head["b"], head["c"]])
+    got = await ctx.scope("check").exchange(
+        {1: flat} if ctx.party_id != 1 else {}, expect_from=ctx.peers if ctx.party_id == 1 else ()
+    )
+    if ctx.party_id != 1:
+        return None
+    parts = [flat, *got.values()]
+    k = head["a"].size
+    if kind == "and":
+        total = np.bitwise_xor.reduce(parts)
+        a, b, c = total[:k], total[k : 2 * k], total[2 * k :]
+        return bool(np.array_equal(a & b, c))
+    total = np.sum(np.stack(parts), axis=0, dtype=np.uint64)
+    a, b, c = total[:k], total[k : 2 * k], total[2 * k :]
+    return bool(np.array_equal(a * b, c))
+
+
+async def _material_bench(ctx: Context, op: str, size: int, repeat: int) -> dict[str, Any]:
+    """Time making ``size`` triples or AND triples ``repeat`` times (offline phase only)."""
+    from mpc_runtime.runtime.ledger import OFFLINE
+
+    plan = material_plan(op, size)
+    seconds: list[float] = []
+    verified = True
+    counts = None
+    for r in range(repeat):
+        rep = ctx.scope(f"rep{r}")
+        await rep.scope("barrier").broadcast(np.zeros(1, dtype=np.uint64))
+        t0 = time.perf_counter()
+        queue = await prefetch(rep, plan)
+        seconds.append(time.perf_counter() - t0)
+        counts = ctx.ledger.total(OFFLINE, str(rep.path))
+        (comps, mats) = queue[0]
+        ok = await _check_material(rep, comps[0].kind, mats[0])
+        verified = verified and ok is not False
+    report: dict[str, Any] = {
+        "op": op,
+        "size": size,
+        "repeat": repeat,
+        "parties": ctx.n,
+        "online_seconds": [0.0] * repeat,
+        "offline_seconds": seconds,
+        "online": {"rounds": 0, "messages_sent": 0, "bytes_sent": 0, "payload_bytes_sent": 0},
+        "offline": counts.as_dict() if counts is not None else {},
+        "offline_bytes_received": int(counts.bytes_received) if counts is not None else 0,
+        "expected_rounds": 0,
+    }
+    if ctx.party_id == 1:
+        report["verified"] = verified
+    return report
+
+
 async def bench_job(ctx: Context) -> None:
     """Time ``params['op']`` ``repeat`` times; put the numbers in ``ctx.outputs['bench']``."""
     from mpc_runtime.runtime.ledger import OFFLINE, ONLINE
@@ -250,6 +315,9 @@ async def bench_job(ctx: Context) -> None:
 
     op, size, repeat, seed = _params(ctx)
     ctx = ctx.scope("bench")
+    if op in MATERIAL_OPS:
+        ctx.outputs["bench"] = await _material_bench(ctx, op, size, repeat)
+        return
     me = ctx.party_id
     mine = test_data(seed, me, size, op) if me in owners(op, ctx.n) else None
     operands = None
@@ -290,6 +358,7 @@ async def bench_job(ctx: Context) -> None:
         "offline_seconds": offline_s,
         "online": counts.as_dict() if counts is not None else {},
         "offline_bytes_received": int(offline_bytes),
+        "offline": ctx.ledger.total(OFFLINE, str(rep.path)).as_dict(),
         "expected_rounds": expected_rounds(op, size),
     }
     if got is not None:

@@ -31,7 +31,7 @@ from typing import Any
 
 from mpc_runtime.cli.output import info, result
 
-OPS = ("input", "sum", "mul", "lt", "eq", "argmax")
+OPS = ("input", "sum", "mul", "lt", "eq", "argmax", "triples", "and-triples")
 
 DESCRIPTION = """\
 Benchmark protocols with real processes over mutually authenticated TLS 1.3 on loopback.
@@ -197,8 +197,15 @@ def aggregate(reports: list[dict[str, Any]], latency_ms: float) -> dict[str, Any
         "online_seconds_min": min(per_rep_online),
         "online_seconds_all": per_rep_online,
         "offline_seconds": statistics.median(per_rep_offline),
-        "preprocessing": first.get("preprocessing", ""),
+        "offline_elements_per_second": first["size"] / statistics.median(per_rep_offline)
+        if statistics.median(per_rep_offline) > 0
+        else None,
+        "offline_bytes_sent_by_party": [
+            int(r.get("offline", {}).get("bytes_sent", 0)) for r in reports
+        ],
+        "offline_rounds": max(int(r.get("offline", {}).get("rounds", 0)) for r in reports),
         "elements_per_second": first["size"] / online if online > 0 else None,
+        "preprocessing_mode": first.get("preprocessing_mode", ""),
         "latency_floor_seconds": rounds * latency_ms / 1000.0,
         "verified": True,
     }
@@ -220,19 +227,22 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         f" simulated latency {r0['latency_ms']:g} ms; TLS 1.3 on loopback, one process per party"
     )
     head = (
-        f"{'op':<7} {'rounds':>6} {'formula':>7} {'msgs/party':>10} {'online B/party':>14}"
+        f"{'op':<11} {'rounds':>6} {'formula':>7} {'msgs/party':>10} {'online B/party':>14}"
         f" {'offline B/party':>15} {'online s':>9} {'offline s':>9} {'elem/s':>11}"
+        f" {'offline elem/s':>14}"
     )
     if r0["latency_ms"]:
         head += f" {'rounds x L':>10}"
     result(head)
     for r in rows:
         line = (
-            f"{r['op']:<7} {r['rounds']:>6} {r['expected_rounds']:>7} {r['messages_per_party']:>10}"
+            f"{r['op']:<11} {r['rounds']:>6} {r['expected_rounds']:>7}"
+            f" {r['messages_per_party']:>10}"
             f" {_fmt_bytes(r['online_bytes_per_party']):>14}"
             f" {_fmt_bytes(r['offline_bytes_per_party']):>15}"
             f" {r['online_seconds']:>9.4f} {r['offline_seconds']:>9.4f}"
             f" {r['elements_per_second'] or 0:>11.3g}"
+            f" {r['offline_elements_per_second'] or 0:>14.3g}"
         )
         if r0["latency_ms"]:
             line += f" {r['latency_floor_seconds']:>10.3f}"

@@ -147,6 +147,8 @@ class Context:
         rnd, path = self._round, str(self.path)
         s.current_op = path
         senders = tuple(self.peers if expect_from is None else expect_from)
+        if len(set(senders)) != len(senders):
+            raise LocalProtocolError("expect_from names a party twice", op_path=path)
         for p in (*outgoing.keys(), *senders):
             if p not in s.channels:
                 raise LocalProtocolError(f"party {p} is not a peer of party {s.me}", op_path=path)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 
-from mpc_runtime.errors import MPCError, RemoteProtocolError, RoundTimeout
+from mpc_runtime.errors import LocalProtocolError, MPCError, RemoteProtocolError, RoundTimeout
 from mpc_runtime.wire import Data
 
 __all__ = ["MAX_HELD_PER_SENDER", "Mailbox"]
@@ -69,8 +69,12 @@ class Mailbox:
             return event
         if self._failure is not None:
             raise self._failure.with_context(op_path=path, round=rnd)
-        if key in self._taken or key in self._waiters:
-            raise RemoteProtocolError("message already taken", peer=sender, op_path=path, round=rnd)
+        if key in self._taken or key in self._waiters:  # our own program asked twice
+            raise LocalProtocolError(
+                f"the message of {sender} for this round was already asked for",
+                op_path=path,
+                round=rnd,
+            )
         fut: asyncio.Future[Data] = asyncio.get_running_loop().create_future()
         self._waiters[key] = fut
         try:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -77,7 +78,8 @@ JOB_LEVEL = frozenset({"BoundsError"})
 def aborted_by(reporter: str, abort: Abort) -> SessionAborted:
     """The error for an ABORT received from ``reporter``."""
     culprit = abort.culprit or (None if abort.code in JOB_LEVEL else reporter)
-    text = abort.reason if reporter in abort.reason else f"{abort.reason} (reported by {reporter})"
+    mentioned = re.search(rf"(?<![\w:]){re.escape(reporter)}(?![\w])", abort.reason)
+    text = abort.reason if mentioned else f"{abort.reason} (reported by {reporter})"
     return SessionAborted(
         text,
         peer=reporter,

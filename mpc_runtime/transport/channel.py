@@ -52,7 +52,7 @@ class Channel:
         self.wire = wire if wire is not None else WireConnection(max_frame_bytes)
         self.wire.peer = peer.label
         self.last_sent = time.monotonic()
-        self._ended = False
+        self._end: EndOfStream | None = None
 
     @property
     def bytes_sent(self) -> int:
@@ -126,13 +126,13 @@ class Channel:
         from a sender that is not the certified peer.
         """
         while True:
+            if self._end is not None:
+                return self._end  # the first end of stream, again (clean or not)
             event = self.wire.next_event()
             if event is not None:
                 if isinstance(event, EndOfStream):
-                    self._ended = True
+                    self._end = event
                 return event
-            if self._ended:
-                return EndOfStream(clean=self.wire.their_state.value == "ended")
             try:
                 await self.link.fill(self.wire)
             except PeerLostError:

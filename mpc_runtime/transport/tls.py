@@ -45,7 +45,7 @@ def verify_failure(exc: ssl.SSLError) -> str:
     msg = getattr(exc, "verify_message", None)
     if isinstance(msg, str) and msg:
         return f"its certificate was refused ({msg})"
-    reason = exc.reason or ""
+    reason = getattr(exc, "reason", None) or ""
     return _ALERTS.get(reason, f"the TLS handshake failed ({reason or type(exc).__name__})")
 
 

@@ -13,7 +13,7 @@ The per-peer state machine, the same in both directions::
         +------ABORT-------+------ABORT----+---> ENDED (nothing may follow an ABORT)
 
 * the first message must be HELLO (or an ABORT refusing the connection);
-* DATA and CONTROL are allowed only while OPEN; PING (a heartbeat) any time before the end;
+* DATA and CONTROL are allowed only while OPEN; PING (a heartbeat) after HELLO until the end;
 * the end of the stream is clean (:class:`EndOfStream` ``clean=True``) only after a BYE or an
   ABORT; otherwise the peer was lost;
 * every message must carry the sender identity the certificate proved (``peer``), else

@@ -266,7 +266,7 @@ def _build(cls: type, body: dict[str, Any], skip: frozenset[str] = frozenset()) 
             if default_ok:
                 continue
             raise DecodeError(f"{cls.__name__} message without field {name!r}")
-        _check_value(name, body[name], accepted, optional or default_ok and body[name] is None)
+        _check_value(name, body[name], accepted, optional)
         values[name] = body[name]
     return cls(**values)
 
