@@ -83,7 +83,8 @@ def sensitivity_units(sensitivity: Any, frac_bits: int) -> int:
     if delta <= 0:
         raise UsageError("sensitivity must be > 0")
     f = check_count(frac_bits, "frac_bits", high=_MAX_FRAC_BITS)
-    return math.ceil(delta * 2**f)
+    units: int = math.ceil(delta * 2**f)
+    return units
 
 
 def _budget(value: Any, name: str) -> Fraction:
