@@ -35,6 +35,18 @@ __all__ = ["PartyRun", "ProviderFactory", "memory_mesh", "run_memory"]
 ProviderFactory = Callable[[int], Provider]
 """Makes party ``p``'s preprocessing provider."""
 
+DEFAULT_PROVIDER = {"name": "dealer"}
+"""The provider :func:`run_memory` uses when none is given: ``dealer`` (an in-process dealer)
+or ``ot``; test suites switch it to run every protocol test under both."""
+
+
+def default_factory(parties: Sequence[int], job: str, budget: int | None) -> ProviderFactory:
+    if DEFAULT_PROVIDER["name"] == "ot":
+        from mpc_runtime.preprocessing.ot.provider import OTProvider
+
+        return lambda p: OTProvider()
+    return dealer_factory(parties, job, budget)
+
 
 @dataclass
 class PartyRun:
@@ -94,12 +106,12 @@ async def run_memory(
 ) -> list[PartyRun]:
     """Run ``program(ctx)`` on parties 1..n; outputs map an output name to recipient labels.
 
-    ``provider(p)`` makes party p's preprocessing provider (default: an in-process dealer).
+    ``provider(p)`` makes party p's preprocessing provider (default: :data:`DEFAULT_PROVIDER`).
     """
     parties = list(range(1, n + 1))
     chans = memory_mesh(parties)
     await handshake_mesh(chans, job)
-    make = provider or dealer_factory(parties, job, dealer_budget)
+    make = provider or default_factory(parties, job, dealer_budget)
     sessions = [
         Session(
             p,

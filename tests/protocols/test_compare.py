@@ -51,7 +51,7 @@ def _cases(seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("n", NS)
-async def test_comparisons_match_numpy(n: int) -> None:
+async def test_comparisons_match_numpy(n: int, provider: str) -> None:
     x, y = _cases(n)
     m = x.size
 
@@ -75,8 +75,9 @@ async def test_comparisons_match_numpy(n: int) -> None:
             assert cost(r, f"main/{op}").rounds == 8
         assert cost(r, "main/lt#0").payload_bytes_sent == lt_payload_bytes(m, n)
         assert cost(r, "main/eq#0").payload_bytes_sent == eq_payload_bytes(m, n)
-        # one material fetch per comparison
-        assert r.ledger.total("offline", prefix="main/lt#0").rounds == 1
+        # one material request per comparison: one dealer reply, or a few OT rounds
+        offline = r.ledger.total("offline", prefix="main/lt#0").rounds
+        assert offline == 1 if provider == "dealer" else offline >= 2
 
 
 async def test_lt_refuses_operands_whose_difference_could_wrap() -> None:

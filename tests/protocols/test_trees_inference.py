@@ -95,6 +95,7 @@ async def test_small_models_match_xgboost(n: int, objective: str, public: bool) 
         assert np.max(np.abs(sigmoid(score) - prob)) < 1e-3
 
 
+@pytest.mark.dealer_only
 async def test_100_trees_depth_6_every_test_query() -> None:
     booster = _booster("binary:logistic", 6, 100)
     flat = load_model(booster).flatten(6)
@@ -234,6 +235,7 @@ async def _run_logged(
     return log
 
 
+@pytest.mark.dealer_only
 async def test_messages_do_not_depend_on_the_path(monkeypatch: pytest.MonkeyPatch) -> None:
     flat = load_model(_booster("binary:logistic", 3, 4)).flatten(3)
     _, _, Xt, _ = _split()

@@ -20,6 +20,7 @@ def _edges() -> np.ndarray:
     return np.array(base, dtype=np.int64)
 
 
+@pytest.mark.dealer_only
 @pytest.mark.parametrize("n", [2, 3])
 async def test_truncate_a_million_values_including_the_range_edges(n: int) -> None:
     rng = np.random.default_rng(n)
@@ -46,6 +47,7 @@ async def test_truncate_a_million_values_including_the_range_edges(n: int) -> No
     assert int(np.count_nonzero(err)) > 0  # the documented last-bit rounding does occur
 
 
+@pytest.mark.dealer_only
 async def test_fixed_times_fixed_a_million_products_has_no_large_error() -> None:
     rng = np.random.default_rng(7)
     m = 1_000_000
@@ -66,3 +68,21 @@ async def test_fixed_times_fixed_a_million_products_has_no_large_error() -> None
     err = runs[0].result - ((xe * ye) >> F)
     assert set(np.unique(err).tolist()) <= {0, 1}
     assert runs[0].result[0] == 0  # zero stays zero (the old failure mode hit 0 too)
+
+
+async def test_truncation_edges_under_every_provider() -> None:
+    """The edges and 20,000 random values, under both providers (the conftest runs both)."""
+    rng = np.random.default_rng(9)
+    vals = np.concatenate([_edges(), rng.integers(INT_MIN, INT_MAX, size=20_000, endpoint=True)])
+    m = vals.size
+
+    async def prog(ctx):  # type: ignore[no-untyped-def]
+        x = await share_input(
+            ctx, ctx.inputs.get("x"), 1, shape=(m,), frac_bits=0, bounds=(INT_MIN, INT_MAX)
+        )
+        x = type(x)(x.share, F, x.lo, x.hi)
+        return (await open_value(ctx, await truncate(ctx, x, F))).view(np.int64)
+
+    runs = await run_memory(3, prog, inputs=[{"x": vals}, {}, {}], round_timeout=60)
+    err = runs[0].result - (vals >> F)
+    assert set(np.unique(err).tolist()) <= {0, 1}
