@@ -308,8 +308,22 @@ async def _material_bench(ctx: Context, op: str, size: int, repeat: int) -> dict
     return report
 
 
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory so far (Linux ``ru_maxrss`` is in KiB)."""
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
 async def bench_job(ctx: Context) -> None:
     """Time ``params['op']`` ``repeat`` times; put the numbers in ``ctx.outputs['bench']``."""
+    idle = peak_rss_bytes()  # after imports, TLS and the mesh: the party's idle baseline
+    await _bench(ctx)
+    ctx.outputs["bench"]["idle_rss_bytes"] = idle
+    ctx.outputs["bench"]["peak_rss_bytes"] = peak_rss_bytes()
+
+
+async def _bench(ctx: Context) -> None:
     from mpc_runtime.runtime.ledger import OFFLINE, ONLINE
     from protocols.io import share_inputs
 

@@ -204,6 +204,8 @@ def aggregate(reports: list[dict[str, Any]], latency_ms: float) -> dict[str, Any
             int(r.get("offline", {}).get("bytes_sent", 0)) for r in reports
         ],
         "offline_rounds": max(int(r.get("offline", {}).get("rounds", 0)) for r in reports),
+        "peak_rss_bytes_by_party": [int(r.get("peak_rss_bytes", 0)) for r in reports],
+        "idle_rss_bytes_by_party": [int(r.get("idle_rss_bytes", 0)) for r in reports],
         "elements_per_second": first["size"] / online if online > 0 else None,
         "preprocessing_mode": first.get("preprocessing_mode", ""),
         "latency_floor_seconds": rounds * latency_ms / 1000.0,
