@@ -38,12 +38,14 @@ from protocols.io import share_declared, share_inputs
 from protocols.select import argmax, index_from_onehot, maximum
 from protocols.types import RING_MAX, RING_MIN, Shared, describe, public, stack
 
-PrivacyNotes = Callable[[int, dict[str, Any]], list[str]]
+PrivacyNotes = Callable[[int, dict[str, Any], dict[str, list[str]]], list[str]]
+"""``notes(n_parties, params, recipients_by_output) -> [warning, ...]``."""
 BoundsCheck = Callable[[list[InputDecl], dict[str, Any]], None]
 
 
 def privacy(notes: PrivacyNotes) -> Callable[[Any], Any]:
-    """Attach ``notes(n_parties, params) -> [warning, ...]`` to a job program."""
+    """Attach ``notes(n_parties, params, recipients_by_output) -> [warning, ...]`` to a job
+    program."""
 
     def mark(fn: Any) -> Any:
         fn.privacy = notes
@@ -78,32 +80,53 @@ def _sum_of(name: str, output: str) -> BoundsCheck:
     return check
 
 
-def privacy_notes(program: Any, n: int, params: dict[str, Any]) -> list[str]:
+def privacy_notes(
+    program: Any, n: int, params: dict[str, Any], recipients: dict[str, list[str]]
+) -> list[str]:
     """What the outputs of ``program`` let participants infer about inputs (may be empty)."""
     notes = getattr(program, "privacy", None)
-    return list(notes(n, params)) if callable(notes) else []
+    return list(notes(n, params, recipients)) if callable(notes) else []
 
 
-def _sum_notes(n: int, params: dict[str, Any]) -> list[str]:
-    if n == 2:
-        return [
-            "with 2 parties the result determines the other party's input: each of you can"
-            " subtract your own input from the total"
-        ]
-    return [
-        f"the result is a sum of {n} inputs: any {n - 1} parties together can compute the"
-        " remaining party's input from it"
-    ]
+def _who(recipients: dict[str, list[str]]) -> tuple[bool, list[str]]:
+    """(whether some party learns an output, the external recipients)."""
+    labels = {r for rs in recipients.values() for r in rs}
+    return any(r.startswith("party:") for r in labels), sorted(
+        r for r in labels if r.startswith("recipient:")
+    )
 
 
-def _vote_notes(n: int, params: dict[str, Any]) -> list[str]:
+def _sum_notes(n: int, params: dict[str, Any], recipients: dict[str, list[str]]) -> list[str]:
+    parties_learn, external = _who(recipients)
+    notes = []
+    if parties_learn and n == 2:
+        notes.append(
+            "with 2 parties the result determines the other party's input: each party that"
+            " learns it can subtract its own input"
+        )
+    elif parties_learn:
+        notes.append(
+            f"the result is a sum of {n} inputs: {n - 1} parties that learn it can pool their"
+            " inputs to compute the remaining party's input"
+        )
+    for r in external:
+        notes.append(
+            f"{r} learns only the sum; together with {n - 1} parties it could compute the"
+            " remaining party's input"
+        )
+    return notes
+
+
+def _vote_notes(n: int, params: dict[str, Any], recipients: dict[str, list[str]]) -> list[str]:
     return [
         "a unanimous tally reveals every ballot; in general a tally shows how many voters chose"
         " each option"
     ]
 
 
-def _referendum_notes(n: int, params: dict[str, Any]) -> list[str]:
+def _referendum_notes(
+    n: int, params: dict[str, Any], recipients: dict[str, list[str]]
+) -> list[str]:
     if n <= 3:
         return [
             f"with {n} voters the outcome can reveal ballots: a voter on the losing side learns"
@@ -112,7 +135,7 @@ def _referendum_notes(n: int, params: dict[str, Any]) -> list[str]:
     return ["only YES or NO is revealed; a voter learns nothing more than the outcome implies"]
 
 
-def _auction_notes(n: int, params: dict[str, Any]) -> list[str]:
+def _auction_notes(n: int, params: dict[str, Any], recipients: dict[str, list[str]]) -> list[str]:
     if params.get("second_price"):
         note = "the price is the second-highest bid, so that bidder's bid is revealed"
         if n == 2:

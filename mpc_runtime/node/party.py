@@ -104,10 +104,13 @@ def _prepare(
     return _Prepared(spec, spec_hash(spec), inputs, program, refusal)
 
 
-def privacy_notes(program: Program | None, n: int, params: dict[str, Any]) -> list[str]:
+def privacy_notes(program: Program | None, spec: JobSpec, n: int) -> list[str]:
     """What the job's outputs let participants infer, as the program declares it (if it does)."""
     notes = getattr(program, "privacy", None)
-    return [str(x) for x in notes(n, params)] if callable(notes) else []
+    if not callable(notes):
+        return []
+    recipients = {o.name: list(o.recipients) for o in spec.outputs}
+    return [str(x) for x in notes(n, spec.params, recipients)]
 
 
 async def _join(
@@ -210,7 +213,7 @@ async def run_party(
     say = say or (lambda _m: None)
     me = Identity.party(pid)
     prep = _prepare(cfg, pid, spec, given_inputs, program_ref, search or [])
-    for note in privacy_notes(prep.program, len(cfg.parties), prep.spec.params):
+    for note in privacy_notes(prep.program, prep.spec, len(cfg.parties)):
         (warn or say)(f"privacy: {note}")
     deadline = Deadline.after(cfg.timeouts.connect)
     listener = party_listener(cfg, pid, Hello(cfg.name, prep.spec.job_id, prep.hash))
