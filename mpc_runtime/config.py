@@ -49,6 +49,20 @@ class CoordinatorConfig(Endpoint):
         default=False,
         description="run the dealer inside the coordinator (trusted coordinator; testing only)",
     )
+    contributor_port: Port | None = Field(
+        default=None,
+        description="where contributors submit their inputs (jobs with contributions need it)",
+    )
+
+    @property
+    def contributors(self) -> Endpoint:
+        """The endpoint contributors connect to (TLS; a client certificate is optional)."""
+        if self.contributor_port is None:
+            raise ConfigError(
+                "the cluster gives the coordinator no contributor_port: contributors cannot"
+                " submit (add contributor_port under [coordinator])"
+            )
+        return Endpoint(host=self.host, port=self.contributor_port, bind=self.bind)
 
 
 class PartyConfig(Endpoint):
@@ -123,6 +137,8 @@ class ClusterConfig(_Strict):
         eps: list[Endpoint] = [*self.parties, self.coordinator]
         if self.dealer is not None:
             eps.append(self.dealer)
+        if self.coordinator.contributor_port is not None:
+            eps.append(self.coordinator.contributors)
         for ep in eps:
             key = (ep.host, ep.port)
             if key in seen:

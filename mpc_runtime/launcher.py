@@ -51,8 +51,9 @@ def cluster_toml(
     connect: float = 20.0,
     round_timeout: float = 10.0,
 ) -> str:
-    """A cluster file on free loopback ports (parties numbered 1.. in ``names`` order)."""
-    ports = free_ports(len(names) + 2)
+    """A cluster file on free loopback ports (parties numbered 1.. in ``names`` order; the
+    coordinator also takes contributions)."""
+    ports = free_ports(len(names) + 3)
     lines = [
         f'name = "{name}"',
         f'cert_dir = "{cert_dir}"',
@@ -62,6 +63,7 @@ def cluster_toml(
         'host = "127.0.0.1"',
         f"port = {ports[0]}",
         f"embedded_dealer = {'true' if embedded_dealer else 'false'}",
+        f"contributor_port = {ports[-1]}",
         "",
     ]
     if separate_dealer:

@@ -63,9 +63,10 @@ __all__ = [
 
 DEFAULT_DAYS = 825
 SEALING_EKU = x509.ObjectIdentifier("2.25.140962530610446762055647195331713655483")
-"""Extended key usage of a recipient's *sealing* certificate (a UUID-derived OID, X.667): its key
-only receives sealed output shares (ECDH); it cannot authenticate a TLS connection (no
-digitalSignature, no client/server auth), and the TLS key never seals."""
+"""Extended key usage of a *sealing* certificate (a UUID-derived OID, X.667): an external
+recipient's key that receives sealed output shares, or a compute party's key that receives
+contributors' sealed input shares (ECDH only); it cannot authenticate a TLS connection (no
+digitalSignature, no client/server auth), and a TLS key never seals."""
 _BACKDATE = _dt.timedelta(minutes=5)  # tolerate small clock skew between hosts
 _MAX_SAN_HOSTS = 64
 _URI_SCHEME = "mpc://"
@@ -252,8 +253,8 @@ def issue(  # noqa: PLR0917 -- positional signature agreed in the brief
         aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
     except x509.ExtensionNotFound:
         aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key())
-    if sealing and identity.role is not Role.RECIPIENT:
-        raise UsageError("only external recipients have sealing certificates")
+    if sealing and identity.role not in (Role.RECIPIENT, Role.PARTY):
+        raise UsageError("only parties and external recipients have sealing certificates")
     usage, eku = _usages(sealing)
     return (
         x509.CertificateBuilder()
@@ -607,7 +608,7 @@ def ensure_cluster_certs(
         return ca_key
 
     jobs = [(i, False) for i in wanted]
-    jobs += [(i, True) for i in wanted if i.role is Role.RECIPIENT]
+    jobs += [(i, True) for i in wanted if i.role in (Role.RECIPIENT, Role.PARTY)]
     for ident, sealing in jobs:
         key_p = cfg.seal_key_path(ident) if sealing else cfg.key_path(ident)
         cert_p = cfg.seal_cert_path(ident) if sealing else cfg.cert_path(ident)

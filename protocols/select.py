@@ -15,6 +15,9 @@ Costs for m elements (n parties, k = 64), online:
 * :func:`maximum` - the same tournament without index vectors: **9 * ceil(log2 m) rounds**,
   the mul is ``p`` elements per level.
 * :func:`index_from_onehot` - local (0 rounds): dot product with ``arange(m)`` (or given ids).
+* :func:`top_two` - the maximum, the public id of its position and the second maximum (a
+  Vickrey auction's winner and price): **18 * ceil(log2 m) rounds**, O(m) comparisons and
+  products (no one-hot vectors).
 
 Built on Catrina & de Hoogh (SCN 2010) comparisons and Beaver (CRYPTO 1991) multiplication.
 
@@ -31,7 +34,7 @@ from mpc_runtime.errors import LocalProtocolError
 from mpc_runtime.runtime import Context
 from protocols.arith import mul
 from protocols.compare import lt
-from protocols.types import Shared, contig, public
+from protocols.types import U64, Shared, contig, public
 
 
 def levels(m: int) -> int:
@@ -104,3 +107,51 @@ def index_from_onehot(onehot: Shared, ids: Sequence[int] | None = None) -> Share
     prod = np.multiply(onehot.share, w.view(np.uint64), out=np.empty(m, dtype=np.uint64))
     lo, hi = min(0, int(w.min())), max(0, int(w.max()))  # a one-hot selects exactly one id
     return Shared(contig(np.sum(prod, dtype=np.uint64)), 0, lo, hi)
+
+
+def _select(s: U64, a: U64, b: U64) -> tuple[U64, U64]:
+    """Columns of ``a + s * (b - a)`` to multiply: the selector repeated, and ``b - a``."""
+    width = a.shape[1]
+    return contig(np.repeat(s[:, None], width, axis=1)), contig(b - a)
+
+
+async def top_two(ctx: Context, x: Shared, ids: Sequence[int]) -> tuple[Shared, Shared, Shared]:
+    """``(max, id of the max, second max)`` of a 1-D shared vector, by a tournament whose
+    candidates carry ``(value, id, runner-up)``; ``ids`` are public integers, one per position.
+
+    A merge of ``A = (a, i, a2)`` and ``B = (b, j, b2)``: ``s = [a < b]`` (8 rounds), one Beaver
+    product selects the winner's value, id and runner-up (1 round), then the new runner-up is
+    ``max(loser, winner's runner-up)`` (8 + 1 rounds), where ``loser = a + b - winner``
+    (local).  Ties keep ``A`` (the lower position).  18 ceil(log2 m) rounds; per level with p
+    merges, two comparisons of p elements and products of 4 p elements: O(m) in total, unlike an
+    argmax with one-hot vectors (O(m^2)).  With one element the runner-up is ``x.lo``.
+    """
+    ctx = ctx.scope("top_two")
+    if len(x.shape) != 1 or x.shape[0] < 1:
+        raise LocalProtocolError("top_two needs a non-empty 1-D vector")
+    m = x.shape[0]
+    w = np.asarray(ids, dtype=np.int64)
+    if w.shape != (m,):
+        raise LocalProtocolError("ids must have one entry per position")
+    lo, hi = x.bounds
+    ilo, ihi = int(w.min()), int(w.max())
+    span = max(hi - lo, ihi - ilo)
+    low = public(np.full(m, lo, dtype=np.int64), ctx.is_first).share
+    cand = contig(np.stack([x.share, public(w, ctx.is_first).share, low], axis=1))
+    while cand.shape[0] > 1:
+        k = cand.shape[0]
+        p = k // 2
+        a, b = cand[0 : 2 * p : 2], cand[1 : 2 * p : 2]
+        s = await lt(ctx, Shared(contig(a[:, 0]), 0, lo, hi), Shared(contig(b[:, 0]), 0, lo, hi))
+        sel, diff = _select(s.share, a, b)
+        won = a + (await mul(ctx, Shared(sel, 0, 0, 1), Shared(diff, 0, -span, span))).share
+        loser = contig(a[:, 0] + b[:, 0] - won[:, 0])
+        t = await lt(ctx, Shared(loser, 0, lo, hi), Shared(contig(won[:, 2]), 0, lo, hi))
+        d2 = Shared(contig(won[:, 2] - loser), 0, lo - hi, hi - lo)
+        won[:, 2] = loser + (await mul(ctx, Shared(t.share, 0, 0, 1), d2)).share
+        if k % 2:
+            won = np.concatenate([won, cand[k - 1 : k]], axis=0)
+        cand = contig(won)
+    best = Shared(contig(cand[0, 0]), x.frac_bits, lo, hi)
+    second = Shared(contig(cand[0, 2]), x.frac_bits, lo, hi)
+    return best, Shared(contig(cand[0, 1]), 0, ilo, ihi), second

@@ -3,6 +3,9 @@
 # second-price auction (a comparison job) among three parties in containers on an internal
 # network with mutual TLS, run twice: with preprocessing = "ot" (no dealer anywhere) and with a
 # separate dealer service (compose profile "dealer"); only the analyst learns winner and price.
+# Then docker-compose.contributors.yml: a load generator service of VOTERS (default 1000)
+# contributors, INVALID (default 10) of them cheating, votes through the coordinator to the three
+# compute parties; the analyst must print numpy's tally of the valid ballots and the counts.
 #
 #   sudo CI=true scripts/compose-e2e.sh        # no stdin, no registry, no PyPI needed in containers
 #
@@ -146,7 +149,7 @@ cleanup() {
     printf '\n==> step timings\n'
     printf '    %s\n' "${TIMINGS[@]}"
     if ((rc == 0)); then
-        printf '\nE2E PASSED in %d s (ot and dealer): analyst printed "%s"\n' $((SECONDS - T0)) "$EXPECT_RESULT"
+        printf '\nE2E PASSED in %d s (ot, dealer, contributors): analyst printed "%s"\n' $((SECONDS - T0)) "$EXPECT_RESULT"
     else
         printf '\nE2E FAILED (rc=%d) after %d s\n' "$rc" $((SECONDS - T0)) >&2
     fi
@@ -249,12 +252,56 @@ DOCKER_BUILDKIT=0 docker build --force-rm --quiet \
 log "built $APP_IMAGE: $(docker image inspect -f '{{.Size}}' "$APP_IMAGE" | awk '{printf "%.0f MB", $1/1e6}')"
 
 # ---------------------------------------------------------------------------------------
-run_mode() { # $1 = ot | dealer
+contrib_job() { # the vote job for docker-compose.contributors.yml, with freshly issued tokens
+    export JOB_DIR="$WORK/contrib-job" VOTERS="${VOTERS:-1000}" INVALID="${INVALID:-10}"
+    mkdir -p "$JOB_DIR"
+    "${MPC[@]}" tokens --count "$VOTERS" --out "$JOB_DIR" </dev/null >"$WORK/tokens.log" 2>&1 \
+        || { cat "$WORK/tokens.log" >&2; fail "mpc tokens failed"; }
+    local digest
+    digest="$(sed -n 's/^eligible_digest = "\(.*\)"$/\1/p' "$WORK/tokens.log")"
+    [[ -n "$digest" ]] || fail "mpc tokens printed no eligible_digest"
+    cat >"$JOB_DIR/vote.toml" <<TOML
+job_id = "compose-vote"
+program = "protocols.contributions:aggregate_job"
+preprocessing = "ot"
+
+[[outputs]]
+name = "total"
+recipients = ["recipient:analyst"]
+[[outputs]]
+name = "counts"
+recipients = ["recipient:analyst"]
+
+[contributions]
+input = "ballot"
+shape = [4]
+min = 0
+max = 1
+checks = ["one_hot"]
+eligible_file = "/job/eligible.txt"
+eligible_digest = "$digest"
+max_count = $VOTERS
+deadline = 600
+batch = 500
+TOML
+    chmod 0644 "$JOB_DIR/vote.toml" "$JOB_DIR/eligible.txt"
+    if [[ $EUID -eq 0 ]]; then chown "$CONTAINER_UID:$CONTAINER_UID" "$JOB_DIR/tokens.txt"; fi
+    log "issued $VOTERS tokens; job $JOB_DIR/vote.toml pins eligible_digest ${digest:0:12}"
+}
+
+run_mode() { # $1 = ot | dealer | contributors
     local mode="$1" cid status code svc deadline analyst
-    step "7/10 ($mode)" "compose up: auction with preprocessing = $mode (project $PROJECT-$mode)"
     export MPC_IMAGE="$APP_IMAGE" MPC_JOB="/app/jobs/compose-auction-$mode.toml"
     COMPOSE=("${COMPOSE_BIN[@]}" -p "$PROJECT-$mode" -f "$REPO/docker-compose.yml")
     SERVICES=(coordinator party1 party2 party3 analyst)
+    if [[ "$mode" == contributors ]]; then
+        step "7/10 ($mode)" "compose up: a vote of ${VOTERS:-1000} contributors (project $PROJECT-$mode)"
+        contrib_job
+        COMPOSE=("${COMPOSE_BIN[@]}" -p "$PROJECT-$mode" -f "$REPO/docker-compose.contributors.yml")
+        SERVICES+=(contributors)
+    else
+        step "7/10 ($mode)" "compose up: auction with preprocessing = $mode (project $PROJECT-$mode)"
+    fi
     if [[ "$mode" == dealer ]]; then COMPOSE+=(--profile dealer); SERVICES+=(dealer); fi
     if [[ -n "${E2E_COMPOSE_OVERRIDE:-}" ]]; then
         IFS=: read -r -a extra <<<"$E2E_COMPOSE_OVERRIDE"
@@ -297,13 +344,26 @@ run_mode() { # $1 = ot | dealer
         log "$(printf '%-12s %-8s exit=%-3s %5d log lines' "$svc" "$status" "$code" "$(wc -l <"$WORK/logs-$mode/$svc.log")")"
         if [[ "$status" != exited || "$code" != 0 ]]; then problems+=("$svc: $status, exit $code"); fi
         [[ "$svc" == analyst ]] && continue
+        if [[ "$mode" == contributors ]]; then
+            [[ "$svc" == contributors ]] && continue # the load generator prints its own summary
+            if grep -qiE '^[[:space:]]*result\b' "$WORK/logs-$mode/$svc.log"; then problems+=("$svc printed a result line"); fi
+            continue
+        fi
         # Nothing but the analyst may print a result or any bid (the price is a bid).
         for v in "$PARTY1_INPUT" "$PARTY2_INPUT" "$PARTY3_INPUT"; do
             if grep -qw -- "$v" "$WORK/logs-$mode/$svc.log"; then problems+=("$svc log contains a bid ($v)"); fi
         done
         if grep -qiE '^[[:space:]]*result\b' "$WORK/logs-$mode/$svc.log"; then problems+=("$svc printed a result line"); fi
     done
-    for want in "$EXPECT_PRICE" "$EXPECT_WINNER"; do
+    local wants=("$EXPECT_PRICE" "$EXPECT_WINNER")
+    if [[ "$mode" == contributors ]]; then
+        local summary
+        summary="$(grep -E '^\{' "$WORK/logs-$mode/contributors.log" | tail -n1)"
+        [[ -n "$summary" ]] || problems+=("the load generator printed no summary")
+        wants=("result total = $(python3 -c "import json,sys; print(json.loads(sys.argv[1])['expected_sum'])" "$summary")"
+               "result counts = [$((VOTERS - INVALID)), $INVALID, 0, 0]")
+    fi
+    for want in "${wants[@]}"; do
         if grep -qxF -- "$want" <(tr -d '\r' <"$WORK/logs-$mode/analyst.log"); then
             log "analyst printed: $want"
         else
@@ -325,4 +385,5 @@ run_mode() { # $1 = ot | dealer
 
 run_mode ot
 run_mode dealer
+run_mode contributors
 # cleanup (trap) runs step 10: teardown.

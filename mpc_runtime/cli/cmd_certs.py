@@ -32,7 +32,7 @@ actions:
         in one directory.  Whoever runs it holds every private key and the CA key, so it can
         impersonate anyone and open any sealed output.  Existing keys are kept unless --force.
   csr   on a participant's own host: create its key (mode 0600, never leaves the host) and a
-        certificate signing request <stem>.csr for the CA holder (a recipient also gets
+        certificate signing request <stem>.csr for the CA holder (a party or recipient also gets
         <stem>.seal.key and <stem>.seal.csr for its sealing key).
   sign  on the CA holder's machine: sign a CSR for exactly the identity named with --identity
         (a CSR claiming another identity is refused) and write <stem>.pem (--sealing:
@@ -227,7 +227,7 @@ def _csr(args: argparse.Namespace) -> int:
         f"send {csr_p.name} to the CA holder (`mpc certs sign --csr {csr_p.name} "
         f"--identity {ident.label}`); the key stays here"
     )
-    if ident.role.value == "recipient":
+    if ident.role.value in ("recipient", "party"):
         _sealing_csr(args, cfg, ident, out)
     return 0
 
@@ -242,7 +242,7 @@ def _sealing_csr(args: argparse.Namespace, cfg: ClusterConfig, ident: Identity, 
     else:
         key = pki.generate_key()
         pki.write_private_key(key_p, key, force=bool(getattr(args, "force", False)))
-        result(f"created {key_p} (mode {_mode(key_p)}): your sealing key, for outputs only")
+        result(f"created {key_p} (mode {_mode(key_p)}): your sealing key (it only receives sealed shares)")
     pki.write_csr(csr_p, pki.make_csr(key, ident, cfg.name, []))
     result(f"created {csr_p}")
     info(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from pathlib import Path
 from typing import Any
 
 
@@ -39,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--job-timeout must be a positive number of seconds (at most 7 days)")
     cfg = load_cluster(args.config)
     spec = None
+    search: list[Path] = []
     if args.job:
         spec = load_spec(args.job)
         check_against_cluster(spec, cfg, args.job)
-    return asyncio.run(run_coordinator(cfg, spec, job_timeout=args.job_timeout))
+        search.append(Path(args.job).resolve().parent)
+    return asyncio.run(run_coordinator(cfg, spec, job_timeout=args.job_timeout, search=search))

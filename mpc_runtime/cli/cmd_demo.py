@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mpc_runtime.cli.demo_contrib import add_contrib_args, register_fl
 from mpc_runtime.cli.output import info, plain, plural, result
 
 DESCRIPTION = """\
@@ -26,6 +27,11 @@ Run a worked example as separate processes over mutually authenticated TLS 1.3:
   referendum  reveals only YES or NO, never the counts
   auction     a sealed-bid auction revealing the winner and the winning bid
               (--second-price: the winner and the second-highest bid)
+  fl          federated learning: many clients' model updates summed for the model owner
+
+With --voters N (vote) or --bidders N (auction), and always for fl, the inputs come from N
+contributors (a load generator over TLS) who submit to three compute parties and leave; each
+contribution is checked inside MPC and invalid ones are left out and counted.
 
 Each participant's input is checked against the demo's public bounds by its own process before
 anything is shared; a refused input stops every process at once, naming its owner.
@@ -53,8 +59,12 @@ def register(sub: Any) -> None:
     s.add_argument("--raises", help="NAME=RAISE pairs or plain numbers, e.g. alice=3800,bob=2514")
     _common(s)
     v = dsub.add_parser("vote", help="secret ballot revealing the tally only")
-    v.add_argument("--options", default="red,green,blue", help="comma-separated options")
+    v.add_argument(
+        "--options", default="red,green,blue", help="comma-separated options, or how many"
+    )
     v.add_argument("--votes", help="NAME=OPTION pairs or plain options, comma-separated")
+    v.add_argument("--voters", type=int, help="N contributors vote (a load generator)")
+    add_contrib_args(v)
     _common(v)
     r = dsub.add_parser("referendum", help="reveals only YES or NO")
     r.add_argument("--votes", help="NAME=yes|no pairs or plain yes/no, comma-separated")
@@ -62,7 +72,10 @@ def register(sub: Any) -> None:
     a = dsub.add_parser("auction", help="sealed-bid auction revealing only the winner")
     a.add_argument("--bids", help="NAME=BID pairs or plain non-negative integers")
     a.add_argument("--second-price", action="store_true", help="Vickrey: winner pays 2nd bid")
+    a.add_argument("--bidders", type=int, help="N contributors bid (a load generator)")
+    add_contrib_args(a)
     _common(a)
+    register_fl(dsub, _common)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -254,7 +267,19 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.timeout <= 3600:
         raise UsageError("--timeout must be a positive number of seconds (at most 3600)")
-    handler = {"salary": _salary, "vote": _vote, "referendum": _referendum, "auction": _auction}
+    from mpc_runtime.cli import demo_contrib
+
+    if args.demo == "vote" and args.voters is not None:
+        return demo_contrib.run_vote(args)
+    if args.demo == "auction" and args.bidders is not None:
+        return demo_contrib.run_auction(args)
+    handler = {
+        "salary": _salary,
+        "vote": _vote,
+        "referendum": _referendum,
+        "auction": _auction,
+        "fl": demo_contrib.run_fl,
+    }
     return handler[args.demo](args)
 
 

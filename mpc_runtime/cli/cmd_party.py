@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mpc_runtime.cli.output import info, ledger_summary, plain, result, warn
+from mpc_runtime.procinfo import peak_rss_bytes
 
 
 def add_common_party_args(p: argparse.ArgumentParser) -> None:
@@ -69,7 +70,9 @@ def gather_inputs(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
 def print_results(args: argparse.Namespace, pid: int, res: Any) -> None:
     if args.json:
         out = {k: plain(v) for k, v in sorted(res.outputs.items())}
-        result(json.dumps({"party": pid, "outputs": out, "ledger": res.ledger.as_json()}))
+        peak = peak_rss_bytes()
+        report = {"party": pid, "outputs": out, "ledger": res.ledger.as_json()}
+        result(json.dumps({**report, "peak_rss_bytes": peak}))
     else:
         for name, value in sorted(res.outputs.items()):
             result(f"result {name} = {plain(value)}")

@@ -25,6 +25,8 @@ COMMAND_MODULES: list[str] = [
     "coordinator",
     "dealer",
     "recipient",
+    "submit",
+    "tokens",
     "bench",
 ]
 

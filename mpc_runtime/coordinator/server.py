@@ -18,8 +18,11 @@ The coordinator never holds an input, a share in the clear or an output value.  
 cluster opts in (``[coordinator] embedded_dealer = true``) does it also act as the dealer, which
 makes it trusted: with any one party it could unmask every opening.
 
+Jobs with contributions also open the contributor port (:mod:`.contributors`) and run the
+contribution window (:mod:`.desk`).
+
 May import: config, errors, ids, deadline, jobs, preprocessing.dealer (embedded dealer only),
-transport, wire.
+transport, wire, coordinator.desk, coordinator.contributors.
 """
 
 from __future__ import annotations
@@ -27,13 +30,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from mpc_runtime.config import ClusterConfig
+from mpc_runtime.coordinator.contributors import ContributorPort
+from mpc_runtime.coordinator.desk import ContributionDesk
 from mpc_runtime.deadline import Deadline, wait_until
 from mpc_runtime.errors import (
     ConnectError,
@@ -45,6 +51,7 @@ from mpc_runtime.errors import (
     UnauthorizedReveal,
 )
 from mpc_runtime.ids import Identity, Role
+from mpc_runtime.jobs.contrib import load_eligible
 from mpc_runtime.jobs.sealing import RUN_NONCE_BYTES
 from mpc_runtime.jobs.spec import JobSpec, check_against_cluster, resolve, spec_hash
 from mpc_runtime.preprocessing.dealer.service import DealerService
@@ -111,8 +118,10 @@ class Coordinator:
         job_timeout: float | None = None,
         observer: Observer | None = None,
         say: Callable[[str], None] = _say,
+        search: list[Path] | None = None,
     ) -> None:
         self.cfg = cfg
+        self.search = search or []
         self.spec = resolve(spec, cfg) if spec is not None else None
         self.hash = spec_hash(self.spec) if self.spec is not None else None
         self.job_timeout = job_timeout if job_timeout is not None else DEFAULT_JOB_TIMEOUT
@@ -132,6 +141,8 @@ class Coordinator:
         self._changed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._liveness = Liveness(self._watched, cfg.timeouts.round)
+        self.desk: ContributionDesk | None = None
+        self.contributors: ContributorPort | None = None
 
     # ---- who takes part -------------------------------------------------------------------
     @property
@@ -200,10 +211,14 @@ class Coordinator:
         acceptor = asyncio.create_task(self._accept(listener))
         watchdog = asyncio.create_task(self._liveness.run(self._frozen))
         try:
+            if self.spec is not None:
+                await self._open_desk()
             code = await self._drive()
         finally:
             acceptor.cancel()
             watchdog.cancel()
+            if self.contributors is not None:
+                await self.contributors.aclose()
             for t in list(self._tasks):
                 t.cancel()
             for peer in self.peers.values():
@@ -213,6 +228,51 @@ class Coordinator:
 
     async def _frozen(self, err: MPCError) -> None:
         self._fail(err)
+
+    # ---- contributions ---------------------------------------------------------------------
+    async def _open_desk(self) -> None:
+        """If the job takes contributions: check the eligible list and open the contributor
+        port (contributions that arrive before the job starts are held)."""
+        spec = self.spec
+        if spec is None or spec.contributions is None or self.desk is not None:
+            return
+        eligible = load_eligible(spec.contributions, self.search)
+        labels = [p.label for p in sorted(self.parties)]
+        self.desk = ContributionDesk(
+            spec, self.hash or "", labels, eligible, send_all=self._send_parties, say=self.say
+        )
+        self.contributors = ContributorPort(self.cfg, self.job, self.desk, fail=self._fail)
+        await self.contributors.start()
+        self._spawn(self.contributors.run())
+        self.say(f"contributors submit at {self.contributors.where}")
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        async def guarded() -> None:
+            try:
+                await work
+            except MPCError as err:
+                self._fail(err)
+
+        t = asyncio.create_task(guarded())
+        self._tasks.add(t)
+        t.add_done_callback(self._tasks.discard)
+
+    async def _send_parties(self, ops: dict[str, ControlOp]) -> None:
+        """One operation to each party, each bounded by the round timeout."""
+
+        async def one(label: str, op: ControlOp) -> None:
+            peer = self.peers.get(Identity.from_label(label))
+            if peer is None or peer.ended:
+                raise PeerLostError(f"{label} was lost before it got contributions", culprit=label)
+            try:
+                async with asyncio.timeout(self.cfg.timeouts.round):
+                    await peer.ch.send_op(self.job, op)
+            except TimeoutError:
+                raise RoundTimeout(
+                    f"{label} is not reading contributions", peer=label, culprit=label
+                ) from None
+
+        await asyncio.gather(*(one(label, op) for label, op in ops.items()))
 
     async def _accept(self, listener: Listener) -> None:
         while True:
@@ -250,6 +310,9 @@ class Coordinator:
         nonces = {i.label: p.nonce for i, p in self.peers.items() if i.role is Role.RECIPIENT}
         await asyncio.gather(*(self._send(p, Start(nonces)) for p in starting))
         self.say(f"job {self.job} started")
+        if self.desk is not None:
+            await self.desk.open()
+            self._spawn(self.desk.run())
         done = lambda: self._finished() or self._failed()  # noqa: E731
         if not await wait_until(self._changed, done, job_deadline):
             self._fail(self._timeout_error())
@@ -281,6 +344,8 @@ class Coordinator:
 
     async def _abort(self) -> int:
         err = self.failure or MPCError("job aborted")
+        if self.desk is not None:
+            self.desk.closed = True  # later contributions are refused
         abort = abort_of(err, self.me.label)
         await asyncio.gather(
             *(p.ch.abort_quietly(self.job, abort) for i, p in self.peers.items() if not p.ended)
@@ -414,6 +479,7 @@ class Coordinator:
         if self.spec is None:
             try:
                 self._adopt(label, theirs, h)
+                await self._open_desk()
             except MPCError as exc:
                 await self._refuse(peer, "bad-spec", exc.message)
                 raise SpecMismatch(f"{label}'s job spec does not fit: {exc.message}") from None
@@ -527,9 +593,10 @@ async def run_coordinator(
     *,
     job_timeout: float | None = None,
     observer: Observer | None = None,
+    search: list[Path] | None = None,
 ) -> int:
     """Run one job's coordinator to its end; returns 0, or the failure's exit code."""
     if spec is not None:
         check_against_cluster(spec, cfg)
-    coord = Coordinator(cfg, spec, job_timeout=job_timeout, observer=observer)
+    coord = Coordinator(cfg, spec, job_timeout=job_timeout, observer=observer, search=search)
     return await coord.run()

@@ -29,10 +29,11 @@ __all__ = ["SealedRelay", "load_party_cert", "load_sealing_cert"]
 
 
 def load_sealing_cert(cfg: ClusterConfig, recipient: Identity) -> Any:
-    """The recipient's sealing certificate, checked: signed by the cluster CA, proving exactly
-    that recipient, valid now, and a sealing certificate (never its TLS one)."""
-    if recipient.role is not Role.RECIPIENT or not cfg.knows(recipient):
-        raise UnauthorizedReveal(f"{recipient.label} is not an external recipient of the cluster")
+    """The sealing certificate of an external recipient (for output shares) or of a compute
+    party (for contributors' input shares), checked: signed by the cluster CA, proving exactly
+    that identity, valid now, and a sealing certificate (never its TLS one)."""
+    if recipient.role not in (Role.RECIPIENT, Role.PARTY) or not cfg.knows(recipient):
+        raise UnauthorizedReveal(f"{recipient.label} has no sealing key in this cluster")
     path = cfg.seal_cert_path(recipient)
     cert = pki.load_cert(path)
     ca = pki.load_cert(cfg.ca_cert_path)

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from mpc_runtime.config import ClusterConfig
 
 __all__ = [
+    "ContributionSpec",
     "InputSpec",
     "JobSpec",
     "OutputSpec",
@@ -161,6 +162,92 @@ def _check_json(value: Any, depth: int = 0) -> None:
             _check_json(v, depth + 1)
 
 
+CheckName = Literal["range", "one_hot", "bits", "norm", "norm_sketch"]
+
+
+class ContributionSpec(_Strict):
+    """Inputs from contributors (voters, bidders, devices), not compute parties.
+
+    Each contributor secret-shares one value of ``shape`` for the compute parties and leaves.
+    Its bounds (``min``/``max``, reals for fixed point) are *checked inside MPC* with ``checks``
+    (a contributor may be malicious): ``range`` (every element in bounds), ``one_hot`` (a
+    ballot: elements 0/1 summing to 1), ``bits`` (every element 0/1), ``norm`` (every element
+    in bounds and the Euclidean norm at most ``norm``, exactly: two comparisons per element),
+    ``norm_sketch`` (the norm by random projections, for long vectors: see
+    :mod:`protocols.validity`).  Invalid contributions are left out and counted.
+    ``credentials``: single-use ``tokens`` (ECDSA P-256 keys) whose public keys are listed in
+    ``eligible_file`` (pinned by ``eligible_digest``), or cluster ``certificates``
+    (``contributor:NAME``).  The window closes ``deadline`` seconds after the job starts, at
+    ``max_count`` contributions, or ``quiet`` seconds after the latest one (once one came);
+    contributions are processed in batches of ``batch``.  ``resubmission``: a second contribution
+    with the same credential is refused, or replaces the first (then all are held until the
+    window closes).
+    """
+
+    input: Name = "value"
+    kind: Literal["int", "fixed"] = "int"
+    shape: list[Annotated[int, Field(ge=1, le=MAX_ELEMENTS)]] = Field(
+        default_factory=list, max_length=4
+    )
+    frac_bits: int = Field(default=16, ge=1, le=40)
+    min: float | int = 0
+    max: float | int = 1
+    checks: list[CheckName] = Field(default_factory=lambda: ["range"], max_length=4)  # type: ignore[arg-type]
+    norm: float | None = Field(default=None, gt=0)
+    credentials: Literal["tokens", "certificates"] = "tokens"
+    eligible_file: str | None = Field(default=None, max_length=300)
+    eligible_digest: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    max_count: int = Field(default=1_000_000, ge=1, le=100_000_000)
+    deadline: float = Field(default=60.0, gt=0, le=7 * 86400)
+    quiet: float | None = Field(default=None, gt=0, le=86400)
+    batch: int = Field(default=256, ge=1, le=1_000_000)
+    resubmission: Literal["refuse", "replace"] = "refuse"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ContributionSpec:
+        if self.credentials == "tokens" and (
+            self.eligible_file is None or not self.eligible_digest
+        ):
+            raise ValueError("token credentials need eligible_file and eligible_digest")
+        if self.kind == "fixed" and self.frac_bits > 30:
+            raise ValueError("a fixed-point contribution has at most 30 fractional bits")
+        if {"norm", "norm_sketch"} & set(self.checks) and self.norm is None:
+            raise ValueError("a norm check needs norm = <bound>")
+        if "norm" in self.checks and self.norm is not None:
+            units = math.ceil(self.norm * 2**self.scale_bits)
+            if self.size * units**2 >= 2**62:
+                raise ValueError(
+                    "the exact norm check needs size * norm^2 < 2^62 (encoded): use norm_sketch"
+                    " for long vectors"
+                )
+        if self.kind == "int":
+            for v in (self.min, self.max):
+                if isinstance(v, float) and not v.is_integer():
+                    raise ValueError("an int contribution's min and max must be integers")
+        lo, hi = self.encoded_bounds()
+        if lo > hi or hi - lo >= 2**62:
+            raise ValueError("contribution bounds must satisfy min <= max, max - min < 2^62")
+        return self
+
+    @property
+    def scale_bits(self) -> int:
+        return self.frac_bits if self.kind == "fixed" else 0
+
+    def encoded_bounds(self) -> tuple[int, int]:
+        f = self.scale_bits
+        if f == 0:
+            return int(self.min), int(self.max)
+        return math.floor(self.min * 2**f), math.ceil(self.max * 2**f)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape) if self.shape else 1
+
+    def encoded_norm(self) -> int | None:
+        """The norm bound in encoded units (rounded up), if the job declares one."""
+        return None if self.norm is None else math.ceil(self.norm * 2**self.scale_bits)
+
+
 class JobSpec(_Strict):
     """A whole job: program, public parameters, inputs, outputs with their recipients."""
 
@@ -181,6 +268,7 @@ class JobSpec(_Strict):
     params: dict[str, JsonValue] = Field(default_factory=dict)
     inputs: list[InputSpec] = Field(default_factory=list)
     outputs: list[OutputSpec] = Field(default_factory=list)
+    contributions: ContributionSpec | None = None
     dealer_budget: int | None = Field(default=None, ge=1)
 
     @field_validator("params")

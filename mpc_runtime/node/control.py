@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from mpc_runtime.deadline import Deadline
 from mpc_runtime.errors import MPCError, PeerLostError, RemoteProtocolError, RoundTimeout
@@ -27,7 +27,9 @@ from mpc_runtime.transport.liveness import Liveness
 from mpc_runtime.wire import (
     Abort,
     Accept,
+    Batch,
     Bye,
+    Close,
     Control,
     ControlOp,
     EndOfStream,
@@ -50,6 +52,14 @@ EXPLAIN_WAIT = 0.5
 """How long a failed send waits for the reader to deliver the ABORT that explains it."""
 
 
+class Sink(Protocol):
+    """Where relayed contributions go (a party's :class:`~mpc_runtime.node.feed.PartyFeed`)."""
+
+    def on_op(self, op: ControlOp) -> None: ...
+
+    def fail(self, err: MPCError) -> None: ...
+
+
 class ServiceLink:
     """Control operations to and from one service over one channel."""
 
@@ -59,6 +69,7 @@ class ServiceLink:
         self.round_timeout = round_timeout
         self.events: asyncio.Queue[JobEvent | MPCError] = asyncio.Queue()
         self.dealer: DealerClient | None = None
+        self.contributions: Sink | None = None
         self.failure: MPCError | None = None
         self.on_failure: Callable[[MPCError], Awaitable[None]] | None = None
         self._closing = False
@@ -151,6 +162,8 @@ class ServiceLink:
         self.failed.set()
         if self.dealer is not None:
             self.dealer.fail(err)
+        if self.contributions is not None:
+            self.contributions.fail(err)
         self.events.put_nowait(err)
         if self.on_failure is not None:
             cb, self.on_failure = self.on_failure, None
@@ -168,6 +181,13 @@ class ServiceLink:
                                 f"{self.peer} sent material nobody asked for", peer=self.peer
                             )
                         self.dealer.on_reply(reply)
+                    case Control(op=Batch() | Close() as op):
+                        if self.contributions is None:
+                            raise RemoteProtocolError(
+                                f"{self.peer} relayed contributions to a job that takes none",
+                                peer=self.peer,
+                            )
+                        self.contributions.on_op(op)
                     case PeerAbort(abort=abort):
                         await self._fail(aborted_by(self.peer, abort))
                         return

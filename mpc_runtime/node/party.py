@@ -38,12 +38,15 @@ from mpc_runtime.errors import (
 )
 from mpc_runtime.ids import Identity
 from mpc_runtime.jobs.audit import AuditLog
+from mpc_runtime.jobs.contrib import load_eligible
 from mpc_runtime.jobs.relay import SealedRelay
 from mpc_runtime.jobs.spec import JobSpec, resolve, spec_hash
 from mpc_runtime.node.control import ServiceLink
+from mpc_runtime.node.feed import PartyFeed
 from mpc_runtime.node.inputs import check_inputs
 from mpc_runtime.node.programs import Program, resolve_program
 from mpc_runtime.node.providers import make_provider
+from mpc_runtime.runtime.contrib import ContributionDecl
 from mpc_runtime.runtime.ledger import Ledger
 from mpc_runtime.runtime.reveal import RevealPolicy
 from mpc_runtime.runtime.session import Session, abort_of
@@ -75,6 +78,7 @@ class _Prepared:
     inputs: dict[str, Any]
     program: Program | None
     refusal: MPCError | None
+    eligible: frozenset[bytes] = frozenset()
 
 
 def _prepare(
@@ -91,17 +95,50 @@ def _prepare(
     refusal: MPCError | None = None
     inputs: dict[str, Any] = {}
     program: Program | None = None
+    eligible: frozenset[bytes] = frozenset()
     try:
+        if spec.contributions is not None:
+            eligible = load_eligible(spec.contributions, search)
         program = resolve_program(program_ref or spec.program, spec.program_sha256, search)
         check = getattr(program, "check_bounds", None)
         if callable(check):  # the job as declared could overflow: every party refuses it
             check(spec.input_decls(), spec.params)
+        check_contribution = getattr(program, "check_contribution", None)
+        decl = _decl(spec)
+        if callable(check_contribution) and decl is not None:
+            check_contribution(decl)
         inputs = check_inputs(given, [i for i in spec.inputs if i.party == pid])
     except BoundsError as err:
         refusal = err
     except (InputError, ConfigError) as err:
         refusal = err.with_context(culprit=Identity.party(pid).label)
-    return _Prepared(spec, spec_hash(spec), inputs, program, refusal)
+    return _Prepared(spec, spec_hash(spec), inputs, program, refusal, eligible)
+
+
+def _feed(cfg: ClusterConfig, pid: int, prep: _Prepared) -> PartyFeed | None:
+    """This party's contribution feed, if the job takes contributions."""
+    if prep.spec.contributions is None:
+        return None
+    me = Identity.party(pid)
+    return PartyFeed(
+        prep.spec,
+        prep.hash,
+        party=me.label,
+        index=list(cfg.party_ids).index(pid),
+        seal_key=pki.load_key(cfg.seal_key_path(me)),
+        eligible=prep.eligible,
+        round_timeout=cfg.timeouts.round,
+    )
+
+
+def _decl(spec: JobSpec) -> ContributionDecl | None:
+    c = spec.contributions
+    if c is None:
+        return None
+    lo, hi = c.encoded_bounds()
+    return ContributionDecl(
+        c.input, tuple(c.shape), c.scale_bits, lo, hi, tuple(c.checks), c.encoded_norm()
+    )
 
 
 def privacy_notes(program: Program | None, spec: JobSpec, n: int) -> list[str]:
@@ -114,10 +151,16 @@ def privacy_notes(program: Program | None, spec: JobSpec, n: int) -> list[str]:
 
 
 async def _join(
-    cfg: ClusterConfig, me: Identity, prep: _Prepared, deadline: Deadline, say: Say
+    cfg: ClusterConfig,
+    me: Identity,
+    prep: _Prepared,
+    deadline: Deadline,
+    say: Say,
+    feed: PartyFeed | None = None,
 ) -> ServiceLink:
     ch = await dial_service(cfg, me, cfg.coordinator, Identity.coordinator(), deadline)
     ctl = ServiceLink(ch, prep.spec.job_id, round_timeout=cfg.timeouts.round)
+    ctl.contributions = feed  # before anything is read: batches may follow START at once
     ctl.start()
     await ctl.send(Join(prep.hash, prep.spec.model_dump(mode="json")))
     reply = await ctl.next_event(
@@ -150,6 +193,7 @@ async def _session(
     deadline: Deadline,
     audit_path: Path | None,
     start: Start,
+    feed: PartyFeed | None,
 ) -> tuple[Session, ServiceLink | None]:
     spec = prep.spec
     me = Identity.party(pid)
@@ -185,6 +229,8 @@ async def _session(
         inputs=prep.inputs,
         params=spec.params,
         declared=spec.input_decls(),
+        feed=feed,
+        contribution=_decl(spec),
         on_abort=report,
     )
 
@@ -220,7 +266,12 @@ async def run_party(
     await listener.start()
     links: list[ServiceLink] = []
     try:
-        ctl = await _join(cfg, me, prep, deadline, say)
+        feed: PartyFeed | None = None
+        try:
+            feed = _feed(cfg, pid, prep) if prep.refusal is None else None
+        except ConfigError as missing:  # our sealing key is missing: say so once joined
+            prep.refusal = missing.with_context(culprit=me.label)
+        ctl = await _join(cfg, me, prep, deadline, say, feed)
         links.append(ctl)
         if prep.refusal is not None or prep.program is None:
             err = prep.refusal or UsageError("no program")
@@ -228,7 +279,15 @@ async def run_party(
             raise err
         start = await _wait_start(ctl, cfg, deadline)
         session, dealer_link = await _session(
-            cfg, pid, prep, ctl, listener, Deadline.after(cfg.timeouts.connect), audit_path, start
+            cfg,
+            pid,
+            prep,
+            ctl,
+            listener,
+            Deadline.after(cfg.timeouts.connect),
+            audit_path,
+            start,
+            feed,
         )
         if dealer_link is not None:
             links.append(dealer_link)
@@ -244,5 +303,7 @@ async def run_party(
             await links[0].abort(abort_of(err, me.label))
         raise
     finally:
+        if links and isinstance(links[0].contributions, PartyFeed):
+            links[0].contributions.close()
         await asyncio.gather(*(link.aclose() for link in reversed(links)))
         await listener.aclose()

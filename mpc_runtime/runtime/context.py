@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -35,6 +35,7 @@ from mpc_runtime.errors import (
 from mpc_runtime.ids import Identity, OpPath
 from mpc_runtime.preprocessing.requests import Component, Material, check_material
 from mpc_runtime.runtime.arrays import ArraySpec
+from mpc_runtime.runtime.contrib import ContributionBatch, ContributionDecl, agree, totals_of
 from mpc_runtime.runtime.core import InputDecl, SessionState
 from mpc_runtime.runtime.ledger import OFFLINE, ONLINE, Counts, Ledger
 from mpc_runtime.sharing.shared import Shared
@@ -113,6 +114,27 @@ class Context:
     def openings_allowed(self) -> bool:
         """Whether unnamed openings to every party are allowed (tests and benchmarks only)."""
         return self._s.policy is not None and self._s.policy.allow_open
+
+    @property
+    def contribution(self) -> ContributionDecl:
+        """What the job's contributors submit (shape, encoding, declared bounds, checks)."""
+        if self._s.contribution is None:
+            raise LocalProtocolError("this job takes no contributions")
+        return self._s.contribution
+
+    @property
+    def contribution_totals(self) -> dict[str, int]:
+        """What the relay reported at the close of the window (after the last batch)."""
+        return dict(totals_of(self._s.feed))
+
+    async def contributions(self) -> AsyncIterator[ContributionBatch]:
+        """The contributors' shares, batch by batch, each agreed by every party (1 round)."""
+        feed, decl = self._s.feed, self.contribution
+        if feed is None:
+            raise LocalProtocolError("this session receives no contributions")
+        scope = self.scope("contributions")
+        while (batch := await feed.next_batch()) is not None:
+            yield await agree(scope.scope("agree"), batch, decl, self._s.relay)
 
     def declared_inputs(self, name: str) -> list[InputDecl]:
         """The public declarations of input ``name``, one per owner, by party id."""
@@ -268,6 +290,10 @@ class Context:
         k = self._children.get(name, 0)
         self._children[name] = k + 1
         return k
+
+    def declares_output(self, name: str) -> bool:
+        """Whether the job declares output ``name`` (programs with optional outputs ask)."""
+        return self._s.policy is not None and name in self._s.policy.outputs
 
     async def reveal(
         self,

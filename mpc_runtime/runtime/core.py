@@ -10,7 +10,7 @@ each other.
 bounds), from the job spec; every party knows every declaration, never the values.
 
 May import: errors, ids, transport (channels, liveness), preprocessing.provider, runtime.mailbox,
-runtime.ledger, runtime.reveal.
+runtime.ledger, runtime.reveal, runtime.contrib.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 from mpc_runtime.ids import Identity
 from mpc_runtime.preprocessing.provider import Provider
+from mpc_runtime.runtime.contrib import ContributionDecl, ContributionFeed
 from mpc_runtime.runtime.ledger import Ledger
 from mpc_runtime.runtime.mailbox import Mailbox
 from mpc_runtime.runtime.reveal import RevealPolicy
@@ -62,6 +63,9 @@ class SessionState:
     declared: tuple[InputDecl, ...] = ()
     outputs: dict[str, Any] = field(default_factory=dict)
     current_op: str = "main"
+    feed: ContributionFeed | None = None
+    contribution: ContributionDecl | None = None
+    relay: str = "coordinator"
 
     @property
     def identity(self) -> Identity:

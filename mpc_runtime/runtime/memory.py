@@ -21,6 +21,7 @@ from mpc_runtime.preprocessing.dealer.local import LocalDealer
 from mpc_runtime.preprocessing.dealer.state import DEFAULT_BUDGET, DealerState
 from mpc_runtime.preprocessing.provider import Provider
 from mpc_runtime.runtime.context import Context
+from mpc_runtime.runtime.contrib import ContributionDecl, ContributionFeed
 from mpc_runtime.runtime.core import InputDecl
 from mpc_runtime.runtime.ledger import Ledger
 from mpc_runtime.runtime.reveal import RevealPolicy
@@ -103,6 +104,8 @@ async def run_memory(
     dealer_budget: int | None = None,
     provider: ProviderFactory | None = None,
     return_exceptions: bool = False,
+    contribution: ContributionDecl | None = None,
+    feeds: Sequence[ContributionFeed] | None = None,
 ) -> list[PartyRun]:
     """Run ``program(ctx)`` on parties 1..n; outputs map an output name to recipient labels.
 
@@ -126,6 +129,8 @@ async def run_memory(
             inputs=(inputs[p - 1] if inputs else {}),
             params=params,
             declared=declared,
+            feed=feeds[p - 1] if feeds is not None else None,
+            contribution=contribution,
         )
         for p in parties
     ]

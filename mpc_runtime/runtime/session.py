@@ -41,6 +41,7 @@ from mpc_runtime.errors import (
 from mpc_runtime.ids import Identity, OpPath
 from mpc_runtime.preprocessing.provider import Provider
 from mpc_runtime.runtime.context import Context
+from mpc_runtime.runtime.contrib import ContributionDecl, ContributionFeed
 from mpc_runtime.runtime.core import InputDecl, SessionState
 from mpc_runtime.runtime.ledger import Ledger
 from mpc_runtime.runtime.mailbox import Mailbox
@@ -124,6 +125,8 @@ class Session:
         inputs: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         declared: Sequence[InputDecl] = (),
+        feed: ContributionFeed | None = None,
+        contribution: ContributionDecl | None = None,
         on_abort: Callable[[MPCError], Awaitable[None]] | None = None,
     ) -> None:
         chans = dict(channels)
@@ -141,6 +144,8 @@ class Session:
             inputs=dict(inputs or {}),
             params=dict(params or {}),
             declared=tuple(declared),
+            feed=feed,
+            contribution=contribution,
         )
         self._on_abort = on_abort
         self._bye: set[int] = set()

@@ -83,6 +83,21 @@ class Channel:
         self.last_sent = time.monotonic()
         return self.wire.bytes_sent - before
 
+    async def send_many(self, msgs: list[Message]) -> int:
+        """Send several messages with one write (small replies to pipelined requests)."""
+        before = self.wire.bytes_sent
+        parts = [part for msg in msgs for part in self.wire.send(msg)]
+        try:
+            await self.link.send(parts)
+        except PeerLostError as exc:
+            raise PeerLostError(
+                f"{self.peer.label} was lost ({exc.message})",
+                peer=self.peer.label,
+                culprit=self.peer.label,
+            ) from None
+        self.last_sent = time.monotonic()
+        return self.wire.bytes_sent - before
+
     def op_message(self, job: str, op: ControlOp) -> Message:
         return Message(MsgKind.CONTROL, self.me.label, job, body=encode_op(op))
 
@@ -119,6 +134,15 @@ class Channel:
         return await self.send_quietly(Message(MsgKind.PING, self.me.label), timeout)
 
     # ---- receiving --------------------------------------------------------------------------
+    def ready_event(self) -> Event | None:
+        """The next event if one is already here (never waits), else None."""
+        if self._end is not None:
+            return self._end
+        event = self.wire.next_event()
+        if isinstance(event, EndOfStream):
+            self._end = event
+        return event
+
     async def next_event(self) -> Event:
         """The next typed event.  After :class:`EndOfStream` every call returns it again.
 

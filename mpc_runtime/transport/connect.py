@@ -238,8 +238,12 @@ class Listener:
         max_frame_bytes: int,
         handshake_timeout: float = 10.0,
         check: HelloCheck | None = None,
+        anonymous: Identity | None = None,
     ) -> None:
+        """``anonymous``: the identity given to a peer that presents no certificate (the context
+        must allow that); such a listener also admits one identity on many connections."""
         self.host, self.port = host, port
+        self._anonymous = anonymous
         self._ctx = ctx
         self._me = me
         self._hello = hello
@@ -313,8 +317,12 @@ class Listener:
         except (TimeoutError, ConnectionError, OSError) as exc:
             self._refuse(addr, f"TLS handshake did not complete ({type(exc).__name__})", link)
             return None
+        ssl_object = _ssl_object(link)
+        if self._anonymous is not None and ssl_object is not None:
+            if not ssl_object.getpeercert(binary_form=True):
+                return self._anonymous
         try:
-            ident = peer_identity(_ssl_object(link), self._hello.cluster)
+            ident = peer_identity(ssl_object, self._hello.cluster)
         except PeerIdentityError as exc:
             self._refuse(addr, str(exc), link)
             return None
@@ -350,7 +358,7 @@ class Listener:
             self._refuse(addr, str(exc), link)
             self._fail(exc)
             return
-        if ident in self._ready:
+        if ident in self._ready and self._anonymous is None:
             self._refuse(addr, f"{ident.label} is already connected", link)
             return
         try:
@@ -359,7 +367,8 @@ class Listener:
             self._refuse(addr, f"{ident.label} went away during the handshake", link)
             return
         log.info("accepted %s from %s", ident.label, addr)
-        self._ready[ident] = ch
+        if self._anonymous is None:
+            self._ready[ident] = ch
         self._queue.put_nowait(ch)
         self._changed.set()
 

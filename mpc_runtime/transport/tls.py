@@ -49,16 +49,22 @@ def verify_failure(exc: ssl.SSLError) -> str:
     return _ALERTS.get(reason, f"the TLS handshake failed ({reason or type(exc).__name__})")
 
 
-def _base(purpose: ssl.Purpose, protocol: int, ca: Path, cert: Path, key: Path) -> ssl.SSLContext:
+def _base(
+    purpose: ssl.Purpose, protocol: int, ca: Path, cert: Path | None, key: Path | None
+) -> ssl.SSLContext:
     ctx = ssl.SSLContext(protocol)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
     ctx.maximum_version = ssl.TLSVersion.TLSv1_3
-    for path, what in ((ca, "CA certificate"), (cert, "certificate"), (key, "private key")):
+    files = [(ca, "CA certificate")]
+    if cert is not None and key is not None:
+        files += [(cert, "certificate"), (key, "private key")]
+    for path, what in files:
         if not path.exists():
             raise ConfigError(f"{path}: {what} not found (make certificates with `mpc certs`)")
     try:
         ctx.load_verify_locations(cafile=str(ca))
-        ctx.load_cert_chain(certfile=str(cert), keyfile=str(key))
+        if cert is not None and key is not None:
+            ctx.load_cert_chain(certfile=str(cert), keyfile=str(key))
     except PermissionError:
         raise ConfigError(f"{key}: permission denied reading the private key") from None
     except (ssl.SSLError, OSError) as exc:
@@ -71,13 +77,20 @@ def _base(purpose: ssl.Purpose, protocol: int, ca: Path, cert: Path, key: Path) 
     return ctx
 
 
-def server_context(ca: Path, cert: Path, key: Path) -> ssl.SSLContext:
-    """Context for accepting connections; the client must present a CA-signed certificate."""
-    return _base(ssl.Purpose.CLIENT_AUTH, ssl.PROTOCOL_TLS_SERVER, ca, cert, key)
+def server_context(
+    ca: Path, cert: Path, key: Path, *, client_cert_optional: bool = False
+) -> ssl.SSLContext:
+    """Context for accepting connections; the client must present a CA-signed certificate
+    (or, with ``client_cert_optional``, may present none: contributors holding only a token)."""
+    ctx = _base(ssl.Purpose.CLIENT_AUTH, ssl.PROTOCOL_TLS_SERVER, ca, cert, key)
+    if client_cert_optional:
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+    return ctx
 
 
-def client_context(ca: Path, cert: Path, key: Path) -> ssl.SSLContext:
-    """Context for dialing; the server must present a CA-signed certificate."""
+def client_context(ca: Path, cert: Path | None, key: Path | None) -> ssl.SSLContext:
+    """Context for dialing; the server must present a CA-signed certificate.  Without ``cert``
+    and ``key`` we present none (an anonymous contributor)."""
     ctx = _base(ssl.Purpose.SERVER_AUTH, ssl.PROTOCOL_TLS_CLIENT, ca, cert, key)
     ctx.check_hostname = False  # identity comes from the SAN URI, checked by peer_identity()
     ctx.verify_mode = ssl.CERT_REQUIRED
@@ -97,12 +110,14 @@ def peer_identity(ssl_object: ssl.SSLObject | ssl.SSLSocket | None, cluster: str
 class TLSFiles:
     """The CA, certificate and key paths one identity uses."""
 
-    def __init__(self, ca: Path, cert: Path, key: Path) -> None:
+    def __init__(self, ca: Path, cert: Path | None, key: Path | None) -> None:
         self.ca, self.cert, self.key = ca, cert, key
 
     def own_problem(self) -> str | None:
         """What is wrong with our own certificate (expired, not yet valid, another CA), if
         anything: the likely reason a peer refused us."""
+        if self.cert is None:
+            return None
         try:
             return certificate_problem(load_cert(self.cert), load_cert(self.ca))
         except ConfigError:
@@ -115,8 +130,12 @@ class TLSFiles:
         ctx.verify_mode = ssl.CERT_NONE
         return ctx
 
-    def server(self) -> ssl.SSLContext:
-        return server_context(self.ca, self.cert, self.key)
+    def server(self, *, client_cert_optional: bool = False) -> ssl.SSLContext:
+        if self.cert is None or self.key is None:
+            raise ConfigError("a listener needs its own certificate and key")
+        return server_context(
+            self.ca, self.cert, self.key, client_cert_optional=client_cert_optional
+        )
 
     def client(self) -> ssl.SSLContext:
         return client_context(self.ca, self.cert, self.key)

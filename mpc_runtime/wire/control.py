@@ -22,6 +22,10 @@ finished         coordinator -> everyone             the job is complete
 material         party -> dealer                     preprocessing request (rid, path, items)
 material_reply   dealer -> party                     seed (+ corrections for party 0)
 material_error   dealer -> party                     refused (code, reason)
+contribute       contributor -> coordinator          sealed packets for every party, a token
+batch            coordinator -> party                the next batch: ids, credentials, packets
+close            coordinator -> party                the contribution window closed
+receipt          coordinator -> contributor          accepted, or refused (code, reason)
 ===============  ==================================  ========================================
 
 May import: the standard library and :mod:`mpc_runtime.errors`.
@@ -40,6 +44,9 @@ from mpc_runtime.errors import DecodeError, LocalProtocolError
 __all__ = [
     "Abort",
     "Accept",
+    "Batch",
+    "Close",
+    "Contribute",
     "ControlOp",
     "Done",
     "Finished",
@@ -49,6 +56,7 @@ __all__ = [
     "MaterialError",
     "MaterialReply",
     "Received",
+    "Receipt",
     "Refuse",
     "Sealed",
     "Start",
@@ -184,6 +192,62 @@ class MaterialError(ControlOp):
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Contribute(ControlOp):
+    """A contributor's input: one sealed packet per compute party (by label).  ``cid``: the
+    contribution id (16 bytes, derived from the credential).  With token credentials,
+    ``public_key`` is the token's P-256 public key and ``signature`` its ECDSA signature over the
+    spec hash, the id and every packet's digest; both are empty for certificate credentials."""
+
+    op: ClassVar[str] = "contribute"
+    spec_hash: str
+    cid: bytes
+    public_key: bytes
+    signature: bytes = field(repr=False)
+    packets: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch(ControlOp):
+    """Batch ``seq`` of contributions, in the order every party processes them, each with this
+    party's packet (still sealed) and what lets the party check the contributor's signature:
+    ``credentials[i]`` (``token`` or the certified ``contributor:NAME``), ``public_keys[i]``,
+    ``signatures[i]`` and ``digests[i]`` (every party's packet digest, 32 bytes each, in party
+    order)."""
+
+    op: ClassVar[str] = "batch"
+    seq: int
+    ids: list[Any] = field(repr=False)
+    credentials: list[Any] = field(repr=False)
+    public_keys: list[Any] = field(repr=False)
+    signatures: list[Any] = field(repr=False)
+    digests: list[Any] = field(repr=False)
+    packets: list[Any] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Close(ControlOp):
+    """The contribution window closed after ``batches`` batches."""
+
+    op: ClassVar[str] = "close"
+    batches: int
+    accepted: int
+    refused: int
+    dropped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt(ControlOp):
+    """The coordinator's answer to one :class:`Contribute`: accepted, or refused with a code
+    (``not-eligible``, ``used``, ``closed``, ``bad-packet``, ``spec-mismatch``) and a reason."""
+
+    op: ClassVar[str] = "receipt"
+    cid: bytes
+    accepted: bool
+    code: str = ""
+    reason: str = ""
+
+
 _OPS: dict[str, type[ControlOp]] = {
     c.op: c
     for c in (
@@ -198,6 +262,10 @@ _OPS: dict[str, type[ControlOp]] = {
         Material,
         MaterialReply,
         MaterialError,
+        Contribute,
+        Batch,
+        Close,
+        Receipt,
     )
 }
 

@@ -67,7 +67,7 @@ def write_cluster(
     With ``dealer`` the cluster has a separate dealer endpoint; otherwise, for the ``dealer``
     provider, the coordinator embeds the dealer (the explicit opt-in).
     """
-    ports = free_ports(n + 2)
+    ports = free_ports(n + 3)
     embedded = preprocessing == "dealer" and not dealer
     lines = [
         f'name = "{name}"',
@@ -78,6 +78,7 @@ def write_cluster(
         f'host = "{LOCAL}"',
         f"port = {ports[n]}",
         f"embedded_dealer = {'true' if embedded else 'false'}",
+        f"contributor_port = {ports[n + 2]}",
         "",
     ]
     if dealer:

@@ -48,7 +48,7 @@ def test_certs_creates_files_with_modes(tmp_path: Path, script: bool) -> None:
     keys = sorted(certs.glob("*.key"))
     pems = sorted(certs.glob("*.pem"))
     stems = {"ca", "party-1", "party-2", "party-3", "coordinator", "dealer", "recipient-analyst"}
-    stems.add("recipient-analyst.seal")  # the analyst's separate sealing key
+    stems |= {f"{s}.seal" for s in ("recipient-analyst", "party-1", "party-2", "party-3")}
     assert {p.stem for p in keys} == stems
     assert {p.stem for p in pems} == stems
     assert all(_mode(k) == 0o600 for k in keys)
@@ -73,7 +73,7 @@ def test_second_run_does_not_overwrite(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     after = {p.name: p.read_bytes() for p in certs.iterdir()}
     changed = {n for n in after if after[n] != before[n]}
-    assert changed == {"party-2.key", "party-2.pem"}
+    assert changed == {"party-2.key", "party-2.pem", "party-2.seal.key", "party-2.seal.pem"}
     assert _mode(certs / "party-2.key") == 0o600
 
 

@@ -280,7 +280,7 @@ def test_ensure_cluster_certs(tmp_path: Path) -> None:
         assert pki.identity_from_cert(cert, cfg.name) == ident
         assert pki.verify_issued_by(cert, ca_cert)
         assert cert.public_key() == pki.load_key(cfg.key_path(ident)).public_key()
-    recipients = [i for i in cfg.identities if i.role.value == "recipient"]
+    recipients = [i for i in cfg.identities if i.role.value in ("recipient", "party")]
     assert len(created) == 2 + 2 * len(cfg.identities) + 2 * len(recipients)  # + sealing pairs
     for r in recipients:
         seal = pki.load_cert(cfg.seal_cert_path(r))
@@ -292,7 +292,12 @@ def test_ensure_cluster_certs(tmp_path: Path) -> None:
     # force one identity: new key and cert, CA kept
     p1 = Identity.party(1)
     again = pki.ensure_cluster_certs(cfg, force=True, only=[p1])
-    assert again == [cfg.key_path(p1), cfg.cert_path(p1)]
+    assert again == [
+        cfg.key_path(p1),
+        cfg.cert_path(p1),
+        cfg.seal_key_path(p1),
+        cfg.seal_cert_path(p1),
+    ]
     assert cfg.key_path(p1).read_bytes() != before[cfg.key_path(p1)]
     assert cfg.ca_key_path.read_bytes() == before[cfg.ca_key_path]
 
