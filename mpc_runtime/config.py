@@ -97,6 +97,27 @@ class Limits(_Strict):
     )
 
 
+class BudgetConfig(_Strict):
+    """A dataset's privacy budget: what each recipient may be told about it, in total."""
+
+    dataset: Name
+    epsilon: float = Field(gt=0, le=100)
+    delta: float = Field(default=0.0, ge=0, lt=0.01)
+
+
+class PrivacyConfig(_Strict):
+    """Differential-privacy budgets every party enforces with its own append-only ledger."""
+
+    ledger_dir: Path = Field(
+        default=Path("privacy-ledger"),
+        description="where each party keeps its ledger (relative to the cluster file)",
+    )
+    budgets: list[BudgetConfig] = Field(default_factory=list)
+
+    def budget(self, dataset: str) -> BudgetConfig | None:
+        return next((b for b in self.budgets if b.dataset == dataset), None)
+
+
 class ClusterConfig(_Strict):
     """A whole cluster: who takes part, where they listen, and which CA they trust."""
 
@@ -111,6 +132,7 @@ class ClusterConfig(_Strict):
     recipients: list[RecipientConfig] = Field(default_factory=list)
     timeouts: Timeouts = Field(default_factory=Timeouts)
     limits: Limits = Field(default_factory=Limits)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
 
     @field_validator("parties")
     @classmethod
@@ -243,4 +265,9 @@ def load_cluster(path: str | Path) -> ClusterConfig:
         raise ConfigError(format_validation_error(str(p), exc)) from None
     if not cfg.cert_dir.is_absolute():
         cfg = cfg.model_copy(update={"cert_dir": (p.parent / cfg.cert_dir).resolve()})
+    if not cfg.privacy.ledger_dir.is_absolute():
+        ledger = (p.parent / cfg.privacy.ledger_dir).resolve()
+        cfg = cfg.model_copy(
+            update={"privacy": cfg.privacy.model_copy(update={"ledger_dir": ledger})}
+        )
     return cfg

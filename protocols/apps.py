@@ -12,6 +12,8 @@ job's reveal policy).  Every party is an input owner.  Costs (n parties; rounds 
   encodes a one-hot vector locally; ``tally`` is the sum.  1 + 1 rounds.
 * :func:`referendum_job` - input ``vote`` in {0, 1}; reveals only ``outcome`` = ``[2 yes >= n]``
   (a tie is YES), never the count: 1 + 8 (comparison) + 1 rounds.
+* :func:`approval_job` - input ``tally`` (a station's approval counts per candidate); reveals
+  only ``winner`` by report-noisy-max (:mod:`protocols.dp`): 1 + 9 ceil(log2 m) rounds.
 * :func:`auction_job` - input ``bid`` (declared bounds, e.g. ``[0, 10^9]``).  First price:
   ``winning_bid`` and ``winner`` (party id of the highest bid; ties to the lowest id).
   ``params["second_price"]``: ``winner`` and ``price`` (the second-highest bid).  Rounds:
@@ -26,6 +28,7 @@ May import: numpy, ``mpc_runtime.runtime``, ``mpc_runtime.sharing``, ``mpc_runti
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -153,20 +156,36 @@ def _small_int(value: Any, name: str, lo: int, hi: int) -> int:
     return int(value)
 
 
+def replace_one(ctx: Context, name: str) -> Fraction:
+    """The L1 sensitivity of a sum of input ``name`` when one owner's value changes within its
+    declared bounds (real units: every element may move by ``hi - lo``)."""
+    worst = Fraction(0)
+    for d in ctx.declared_inputs(name):
+        size = int(np.prod(d.shape)) if d.shape else 1
+        worst = max(worst, Fraction(d.hi - d.lo, 2**d.frac_bits) * size)
+    return worst
+
+
 @bounds(_sum_of("value", "total"))
 @privacy(_sum_notes)
 async def secure_sum_job(ctx: Context) -> None:
-    """Every party inputs ``value``; reveals ``total``."""
+    """Every party inputs ``value``; reveals ``total`` (with noise if the job declares it)."""
     total = secure_sum(ctx, await share_declared(ctx, "value"))
-    await ctx.reveal("total", total)
+    await ctx.reveal("total", total, sensitivity=replace_one(ctx, "value"))
 
 
 @bounds(_sum_of("value", "average"))
 @privacy(_sum_notes)
 async def average_job(ctx: Context) -> None:
-    """Every party inputs ``value``; reveals ``average`` (the sum / n at the recipient)."""
+    """Every party inputs ``value``; reveals ``average`` (the sum / n at the recipient; noise
+    on the sum, so the mean's noise is the sum's divided by n)."""
     shares = await share_declared(ctx, "value")
-    await ctx.reveal("average", secure_sum(ctx, shares), divisor=len(shares))
+    await ctx.reveal(
+        "average",
+        secure_sum(ctx, shares),
+        divisor=len(shares),
+        sensitivity=replace_one(ctx, "value"),
+    )
 
 
 @privacy(_vote_notes)
@@ -185,7 +204,19 @@ async def vote_job(ctx: Context) -> None:
         onehot = np.zeros(k, dtype=np.int64)
         onehot[choice] = 1
     ballots = await share_inputs(ctx, onehot, owners=owners, shape=(k,), bounds=(0, 1))
-    await ctx.reveal("tally", secure_sum(ctx, ballots))
+    await ctx.reveal("tally", secure_sum(ctx, ballots), sensitivity=2)  # a changed vote: 2 bins
+
+
+@privacy(lambda n, params, recipients: ["only the winner's index is revealed, with noise"])
+async def approval_job(ctx: Context) -> None:
+    """Each party (a polling station) inputs ``tally``: how many of its voters approved each
+    candidate (declared bounds: 0 .. its number of voters).  Reveals only ``winner``: the
+    candidate with the most approvals by report-noisy-max (the job declares its epsilon); one
+    voter changes each count by at most 1."""
+    from protocols.dp import report_noisy_max
+
+    counts = secure_sum(ctx, await share_declared(ctx, "tally"))
+    await report_noisy_max(ctx, "winner", counts, sensitivity=1)
 
 
 @privacy(_referendum_notes)

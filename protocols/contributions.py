@@ -25,6 +25,7 @@ May import: numpy, ``mpc_runtime.runtime``, ``mpc_runtime.errors``, ``protocols`
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,7 @@ from protocols.select import top_two
 from protocols.types import Shared, concat, public, zeros
 from protocols.validity import contribution_bounds, sketch_params, sum_valid, validate
 
-__all__ = ["aggregate_job", "auction_job", "check_contribution"]
+__all__ = ["aggregate_job", "auction_job", "check_contribution", "contribution_l1", "poll_job"]
 
 
 def check_contribution(decl: ContributionDecl) -> None:
@@ -85,13 +86,46 @@ async def aggregate_job(ctx: Context) -> None:
         total = total + sum_valid(ctx, batch, valid)
         valid_n += int(np.count_nonzero(valid))
         invalid_n += batch.size - int(np.count_nonzero(valid))
+    sensitivity = contribution_l1(decl)
     if ctx.declares_output("mean"):
         if valid_n == 0:
             raise InputError("no valid contribution arrived: there is no mean to reveal")
-        await ctx.reveal("mean", total, divisor=valid_n)
+        await ctx.reveal("mean", total, divisor=valid_n, sensitivity=sensitivity)
     else:
-        await ctx.reveal("total", total)
+        await ctx.reveal("total", total, sensitivity=sensitivity)
     await _reveal_counts(ctx, valid_n, invalid_n)
+
+
+def contribution_l1(decl: ContributionDecl) -> Fraction:
+    """How much one contributor can change the sum (L1, real units; replace-one): what a noisy
+    release of the sum is calibrated to."""
+    size = int(np.prod(decl.shape)) if decl.shape else 1
+    if "one_hot" in decl.checks:
+        return Fraction(2)
+    lo, hi = contribution_bounds(decl)
+    return Fraction((hi - lo) * size, 2**decl.frac_bits)
+
+
+@privacy(lambda n, params, recipients: ["each answer is randomized (epsilon = ln 3) inside MPC"])
+async def poll_job(ctx: Context) -> None:
+    """A yes/no poll (contributions with the ``bits`` check): reveals ``estimate``, the
+    randomized-response estimate of the fraction of yes (:func:`protocols.dp.randomized_response`),
+    and ``counts``."""
+    from protocols.dp import randomized_response
+
+    answers: list[Shared] = []
+    invalid_n = 0
+    async for batch in ctx.contributions():
+        valid = await validate(ctx, batch)
+        keep = np.flatnonzero(valid)
+        invalid_n += batch.size - keep.size
+        if keep.size:
+            answers.append(Shared(batch.values.share.reshape(batch.size)[keep], 0, 0, 1))
+    if not answers:
+        raise InputError("the poll received no valid answer")
+    allanswers = concat(answers) if len(answers) > 1 else answers[0]
+    await randomized_response(ctx, "estimate", allanswers)
+    await _reveal_counts(ctx, allanswers.size, invalid_n)
 
 
 def _winner_ids(ids: list[bytes]) -> list[int]:
@@ -127,3 +161,4 @@ async def auction_job(ctx: Context) -> None:
 
 aggregate_job.check_contribution = check_contribution
 auction_job.check_contribution = check_contribution
+poll_job.check_contribution = check_contribution

@@ -115,7 +115,9 @@ def _select(s: U64, a: U64, b: U64) -> tuple[U64, U64]:
     return contig(np.repeat(s[:, None], width, axis=1)), contig(b - a)
 
 
-async def top_two(ctx: Context, x: Shared, ids: Sequence[int]) -> tuple[Shared, Shared, Shared]:
+async def top_two(
+    ctx: Context, x: Shared, ids: Sequence[int], *, runner_up: bool = True
+) -> tuple[Shared, Shared, Shared]:
     """``(max, id of the max, second max)`` of a 1-D shared vector, by a tournament whose
     candidates carry ``(value, id, runner-up)``; ``ids`` are public integers, one per position.
 
@@ -125,6 +127,7 @@ async def top_two(ctx: Context, x: Shared, ids: Sequence[int]) -> tuple[Shared, 
     (local).  Ties keep ``A`` (the lower position).  18 ceil(log2 m) rounds; per level with p
     merges, two comparisons of p elements and products of 4 p elements: O(m) in total, unlike an
     argmax with one-hot vectors (O(m^2)).  With one element the runner-up is ``x.lo``.
+    ``runner_up=False`` skips it (the winner and its id only): 9 ceil(log2 m) rounds.
     """
     ctx = ctx.scope("top_two")
     if len(x.shape) != 1 or x.shape[0] < 1:
@@ -137,7 +140,8 @@ async def top_two(ctx: Context, x: Shared, ids: Sequence[int]) -> tuple[Shared, 
     ilo, ihi = int(w.min()), int(w.max())
     span = max(hi - lo, ihi - ilo)
     low = public(np.full(m, lo, dtype=np.int64), ctx.is_first).share
-    cand = contig(np.stack([x.share, public(w, ctx.is_first).share, low], axis=1))
+    columns = [x.share, public(w, ctx.is_first).share] + ([low] if runner_up else [])
+    cand = contig(np.stack(columns, axis=1))
     while cand.shape[0] > 1:
         k = cand.shape[0]
         p = k // 2
@@ -145,13 +149,14 @@ async def top_two(ctx: Context, x: Shared, ids: Sequence[int]) -> tuple[Shared, 
         s = await lt(ctx, Shared(contig(a[:, 0]), 0, lo, hi), Shared(contig(b[:, 0]), 0, lo, hi))
         sel, diff = _select(s.share, a, b)
         won = a + (await mul(ctx, Shared(sel, 0, 0, 1), Shared(diff, 0, -span, span))).share
-        loser = contig(a[:, 0] + b[:, 0] - won[:, 0])
-        t = await lt(ctx, Shared(loser, 0, lo, hi), Shared(contig(won[:, 2]), 0, lo, hi))
-        d2 = Shared(contig(won[:, 2] - loser), 0, lo - hi, hi - lo)
-        won[:, 2] = loser + (await mul(ctx, Shared(t.share, 0, 0, 1), d2)).share
+        if runner_up:
+            loser = contig(a[:, 0] + b[:, 0] - won[:, 0])
+            t = await lt(ctx, Shared(loser, 0, lo, hi), Shared(contig(won[:, 2]), 0, lo, hi))
+            d2 = Shared(contig(won[:, 2] - loser), 0, lo - hi, hi - lo)
+            won[:, 2] = loser + (await mul(ctx, Shared(t.share, 0, 0, 1), d2)).share
         if k % 2:
             won = np.concatenate([won, cand[k - 1 : k]], axis=0)
         cand = contig(won)
     best = Shared(contig(cand[0, 0]), x.frac_bits, lo, hi)
-    second = Shared(contig(cand[0, 2]), x.frac_bits, lo, hi)
+    second = Shared(contig(cand[0, 2] if runner_up else low[0]), x.frac_bits, lo, hi)
     return best, Shared(contig(cand[0, 1]), 0, ilo, ihi), second

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mpc_runtime.cli import demo_dp
 from mpc_runtime.cli.demo_contrib import add_contrib_args, register_fl
 from mpc_runtime.cli.output import info, plain, plural, result
 
@@ -28,6 +29,10 @@ Run a worked example as separate processes over mutually authenticated TLS 1.3:
   auction     a sealed-bid auction revealing the winner and the winning bid
               (--second-price: the winner and the second-highest bid)
   fl          federated learning: many clients' model updates summed for the model owner
+  poll        a yes/no poll, randomized response inside MPC (differential privacy)
+  approval    approval voting over many candidates: the winner by report-noisy-max
+  xgboost     private inference with a model trained by xgboost
+  xgboost-train  private XGBoost training on vertically or horizontally split data
 
 With --voters N (vote) or --bidders N (auction), and always for fl, the inputs come from N
 contributors (a load generator over TLS) who submit to three compute parties and leave; each
@@ -57,6 +62,9 @@ def register(sub: Any) -> None:
     dsub = p.add_subparsers(dest="demo", metavar="<demo>", required=True)
     s = dsub.add_parser("salary", help="average raise of four engineers (the seed article)")
     s.add_argument("--raises", help="NAME=RAISE pairs or plain numbers, e.g. alice=3800,bob=2514")
+    s.add_argument(
+        "--epsilon", type=float, help="release a differentially private average (raises <= 10000)"
+    )
     _common(s)
     v = dsub.add_parser("vote", help="secret ballot revealing the tally only")
     v.add_argument(
@@ -76,6 +84,10 @@ def register(sub: Any) -> None:
     add_contrib_args(a)
     _common(a)
     register_fl(dsub, _common)
+    demo_dp.register(dsub, _common)
+    from mpc_runtime.cli import demo_xgboost
+
+    demo_xgboost.register(dsub)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -279,6 +291,8 @@ def run(args: argparse.Namespace) -> int:
         "referendum": _referendum,
         "auction": _auction,
         "fl": demo_contrib.run_fl,
+        "poll": demo_dp.run_poll,
+        "approval": demo_dp.run_approval,
     }
     return handler[args.demo](args)
 
@@ -286,6 +300,9 @@ def run(args: argparse.Namespace) -> int:
 def _salary(args: argparse.Namespace) -> int:
     raw = _pairs(args, args.raises, DEFAULT_RAISES, "raises")
     names = list(raw)
+    if args.epsilon is not None:
+        raises = [_int(v, "the raise", k) for k, v in raw.items()]
+        return demo_dp.run_salary_dp(args, names, raises)
     demo = Demo(
         names,
         "protocols.apps:average_job",

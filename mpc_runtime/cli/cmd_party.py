@@ -72,12 +72,14 @@ def print_results(args: argparse.Namespace, pid: int, res: Any) -> None:
         out = {k: plain(v) for k, v in sorted(res.outputs.items())}
         peak = peak_rss_bytes()
         report = {"party": pid, "outputs": out, "ledger": res.ledger.as_json()}
-        result(json.dumps({**report, "peak_rss_bytes": peak}))
+        result(json.dumps({**report, "privacy": res.notes, "peak_rss_bytes": peak}))
     else:
         for name, value in sorted(res.outputs.items()):
             result(f"result {name} = {plain(value)}")
         if not res.outputs:
             info(f"party {pid}: no output was revealed to this party")
+    for note in res.notes:
+        info(f"party {pid}: privacy: {note}")
     info(ledger_summary(f"party {pid}", res.ledger))
     if args.ledger:
         for line in res.ledger.report().splitlines():

@@ -24,7 +24,7 @@ import numpy as np
 
 from mpc_runtime.sharing.samplers import RandomSource
 
-__all__ = ["Workload", "auction_workload", "fl_workload", "vote_workload"]
+__all__ = ["Workload", "auction_workload", "fl_workload", "poll_workload", "vote_workload"]
 
 
 @dataclass
@@ -129,3 +129,13 @@ def fl_workload(
             rows[i, int(rng.integers(0, dim, 1)[0])] = 2**40  # one enormous coordinate
     dropped = _pick(rng, clients, int(round(dropout * clients)), exclude=bad)
     return Workload(rows, bad, dropped)
+
+
+def poll_workload(respondents: int, true_fraction: float) -> Workload:
+    """Yes/no answers, exactly ``round(true_fraction * respondents)`` of them yes."""
+    rng = _rng()
+    rows = np.zeros(respondents, dtype=np.int64)
+    yes = int(round(true_fraction * respondents))
+    rows[rng.subset(np.arange(respondents), yes)] = 1
+    none = np.zeros(respondents, dtype=bool)
+    return Workload(rows, none, none.copy())

@@ -43,7 +43,9 @@ if TYPE_CHECKING:
     from mpc_runtime.config import ClusterConfig
 
 __all__ = [
+    "RR_EPSILON",
     "ContributionSpec",
+    "NoiseSpec",
     "InputSpec",
     "JobSpec",
     "OutputSpec",
@@ -122,11 +124,44 @@ class InputSpec(_Strict):
         )
 
 
+Mechanism = Literal["laplace", "binomial", "report_noisy_max", "randomized_response"]
+RR_EPSILON = math.log(3)
+"""Randomized response with a fair coin (the seed's poll): P(yes | yes) / P(yes | no) = 3."""
+
+
+class NoiseSpec(_Strict):
+    """Differential privacy on an output (see :mod:`mpc_runtime.runtime.dp`).
+
+    ``laplace``: distributed discrete Laplace, epsilon-DP; ``binomial``: distributed centred
+    binomial, (epsilon, delta)-DP; ``report_noisy_max``: the index of the largest count after
+    discrete Laplace noise (the program applies it); ``randomized_response``: each respondent's
+    answer randomized inside MPC with fair coins, epsilon = ln 3.  ``sensitivity``: how much
+    one individual's record can change the output (replace-one neighbours, in the output's
+    real units); programs also derive it from the declared bounds, and the larger is used.
+    """
+
+    mechanism: Mechanism
+    epsilon: float = Field(gt=0, le=50)
+    delta: float = Field(default=0.0, ge=0, lt=0.01)
+    sensitivity: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NoiseSpec:
+        if self.mechanism == "binomial" and self.delta <= 0:
+            raise ValueError("the binomial mechanism needs delta > 0")
+        if self.mechanism != "binomial" and self.delta != 0:
+            raise ValueError(f"the {self.mechanism} mechanism is pure epsilon-DP: delta = 0")
+        if self.mechanism == "randomized_response" and self.epsilon < RR_EPSILON - 1e-12:
+            raise ValueError("randomized response with a fair coin spends epsilon = ln 3 = 1.0986")
+        return self
+
+
 class OutputSpec(_Strict):
-    """One output and the only participants that may learn it."""
+    """One output and the only participants that may learn it (and, optionally, its noise)."""
 
     name: Name
     recipients: list[str] = Field(min_length=1, max_length=1000)
+    noise: NoiseSpec | None = None
 
     @field_validator("recipients")
     @classmethod
@@ -270,6 +305,9 @@ class JobSpec(_Strict):
     outputs: list[OutputSpec] = Field(default_factory=list)
     contributions: ContributionSpec | None = None
     dealer_budget: int | None = Field(default=None, ge=1)
+    dataset: Name | None = Field(
+        default=None, description="the dataset whose privacy budget noisy outputs spend"
+    )
 
     @field_validator("params")
     @classmethod
@@ -302,6 +340,10 @@ class JobSpec(_Strict):
     def input_decls(self) -> list[InputDecl]:
         """The public declarations every party's session gets."""
         return [i.decl() for i in self.inputs]
+
+    def output_noise(self) -> dict[str, NoiseSpec]:
+        """The outputs that carry differential-privacy noise."""
+        return {o.name: o.noise for o in self.outputs if o.noise is not None}
 
     def policy_outputs(self) -> dict[str, list[Identity]]:
         """Every output and its recipients, as identities (what RevealPolicy takes)."""
@@ -399,3 +441,22 @@ def check_against_cluster(spec: JobSpec, cfg: ClusterConfig, source: str | None 
                     f"{where}: outputs.{k}.recipients: {ident.label} is not declared in the"
                     f" cluster's [[recipients]]"
                 )
+    _check_privacy(spec, cfg, where)
+
+
+def _check_privacy(spec: JobSpec, cfg: ClusterConfig, where: str) -> None:
+    """A job on a dataset with a privacy budget releases only noisy outputs; a job naming a
+    dataset needs the cluster to give it a budget."""
+    if spec.dataset is None:
+        return
+    if cfg.privacy.budget(spec.dataset) is None:
+        raise ConfigError(
+            f"{where}: dataset {spec.dataset!r} has no privacy budget in cluster {cfg.name!r}"
+            " (add one under [[privacy.budgets]])"
+        )
+    for k, out in enumerate(spec.outputs):
+        if out.noise is None:
+            raise ConfigError(
+                f"{where}: outputs.{k}: dataset {spec.dataset!r} has a privacy budget, so"
+                f" output {out.name!r} needs noise = {{mechanism, epsilon}}"
+            )

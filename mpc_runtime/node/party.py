@@ -41,12 +41,15 @@ from mpc_runtime.jobs.audit import AuditLog
 from mpc_runtime.jobs.contrib import load_eligible
 from mpc_runtime.jobs.relay import SealedRelay
 from mpc_runtime.jobs.spec import JobSpec, resolve, spec_hash
+from mpc_runtime.node.budget import Ledger as Ledger_
+from mpc_runtime.node.budget import charge_job, ledger_path
 from mpc_runtime.node.control import ServiceLink
 from mpc_runtime.node.feed import PartyFeed
 from mpc_runtime.node.inputs import check_inputs
 from mpc_runtime.node.programs import Program, resolve_program
 from mpc_runtime.node.providers import make_provider
 from mpc_runtime.runtime.contrib import ContributionDecl
+from mpc_runtime.runtime.dp import Calibration, NoiseDecl
 from mpc_runtime.runtime.ledger import Ledger
 from mpc_runtime.runtime.reveal import RevealPolicy
 from mpc_runtime.runtime.session import Session, abort_of
@@ -79,6 +82,7 @@ class _Prepared:
     program: Program | None
     refusal: MPCError | None
     eligible: frozenset[bytes] = frozenset()
+    budget_notes: list[str] = field(default_factory=list)
 
 
 def _prepare(
@@ -112,7 +116,19 @@ def _prepare(
         refusal = err
     except (InputError, ConfigError) as err:
         refusal = err.with_context(culprit=Identity.party(pid).label)
-    return _Prepared(spec, spec_hash(spec), inputs, program, refusal, eligible)
+    prep = _Prepared(spec, spec_hash(spec), inputs, program, refusal, eligible)
+    if refusal is None:
+        try:  # last: a job refused for another reason spends nothing
+            prep.budget_notes = charge_job(cfg, pid, spec, prep.hash)
+        except (UsageError, ConfigError) as err:
+            prep.refusal = err.with_context(culprit=Identity.party(pid).label)
+    return prep
+
+
+def _refund(cfg: ClusterConfig, pid: int, prep: _Prepared) -> None:
+    """The job was charged to our privacy ledger but never started."""
+    if prep.budget_notes and prep.spec.dataset is not None:
+        Ledger_(ledger_path(cfg, pid)).refund(prep.spec.job_id, prep.hash, prep.spec.dataset)
 
 
 def _feed(cfg: ClusterConfig, pid: int, prep: _Prepared) -> PartyFeed | None:
@@ -139,6 +155,28 @@ def _decl(spec: JobSpec) -> ContributionDecl | None:
     return ContributionDecl(
         c.input, tuple(c.shape), c.scale_bits, lo, hi, tuple(c.checks), c.encoded_norm()
     )
+
+
+def session_policy(session: Session) -> RevealPolicy | None:
+    return session.state.policy
+
+
+def release_notes(policy: RevealPolicy | None) -> list[str]:
+    """One line per noisy release: the mechanism, the epsilon spent, the noise's size."""
+    lines = []
+    for name, rel in (policy.releases if policy is not None else {}).items():
+        if isinstance(rel, Calibration):
+            what = (
+                f"scale {float(rel.scale):g}" if rel.scale is not None else f"{rel.trials} trials"
+            )
+            delta = f", delta {rel.delta_used:.2g}" if rel.delta_used else ""
+            lines.append(
+                f"released {name} with {rel.mechanism} noise ({what} grid units, standard"
+                f" deviation {rel.stddev_units:.3g} units): epsilon {rel.epsilon_used:.4g}{delta}"
+            )
+        else:
+            lines.append(f"released {name} by {rel.mechanism}: epsilon {float(rel.epsilon):.4g}")
+    return lines
 
 
 def privacy_notes(program: Program | None, spec: JobSpec, n: int) -> list[str]:
@@ -212,6 +250,10 @@ async def _session(
     )
     policy = RevealPolicy(
         spec.policy_outputs(),
+        noise={
+            name: NoiseDecl.of(n.mechanism, n.epsilon, n.delta, n.sensitivity)
+            for name, n in spec.output_noise().items()
+        },
         external=relay,
         audit=audit.hook(spec.job_id, prep.hash, me.label) if audit is not None else None,
     )
@@ -261,6 +303,9 @@ async def run_party(
     prep = _prepare(cfg, pid, spec, given_inputs, program_ref, search or [])
     for note in privacy_notes(prep.program, prep.spec, len(cfg.parties)):
         (warn or say)(f"privacy: {note}")
+    for note in prep.budget_notes:
+        say(f"privacy budget: {note}")
+    started = False
     deadline = Deadline.after(cfg.timeouts.connect)
     listener = party_listener(cfg, pid, Hello(cfg.name, prep.spec.job_id, prep.hash))
     await listener.start()
@@ -278,6 +323,7 @@ async def run_party(
             await ctl.abort(abort_of(err, me.label))
             raise err
         start = await _wait_start(ctl, cfg, deadline)
+        started = True
         session, dealer_link = await _session(
             cfg,
             pid,
@@ -297,10 +343,13 @@ async def run_party(
         finish = Deadline.after(cfg.timeouts.round + cfg.timeouts.connect)
         while not isinstance(await ctl.next_event(finish, "the job to finish"), Finished):
             pass
-        return PartyResult(pid, dict(session.outputs), session.ledger)
+        notes = release_notes(session_policy(session)) + prep.budget_notes
+        return PartyResult(pid, dict(session.outputs), session.ledger, notes)
     except MPCError as err:
         if links and links[0].failure is None:
             await links[0].abort(abort_of(err, me.label))
+        if not started:
+            _refund(cfg, pid, prep)
         raise
     finally:
         if links and isinstance(links[0].contributions, PartyFeed):

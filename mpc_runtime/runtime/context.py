@@ -37,6 +37,7 @@ from mpc_runtime.preprocessing.requests import Component, Material, check_materi
 from mpc_runtime.runtime.arrays import ArraySpec
 from mpc_runtime.runtime.contrib import ContributionBatch, ContributionDecl, agree, totals_of
 from mpc_runtime.runtime.core import InputDecl, SessionState
+from mpc_runtime.runtime.dp import NoiseDecl
 from mpc_runtime.runtime.ledger import OFFLINE, ONLINE, Counts, Ledger
 from mpc_runtime.sharing.shared import Shared
 from mpc_runtime.wire import Data, Message, MsgKind, payload_nbytes
@@ -302,18 +303,35 @@ class Context:
         *,
         to: Iterable[str | Identity] | None = None,
         divisor: int = 1,
+        sensitivity: Any = None,
+        noised: bool = False,
     ) -> np.ndarray[Any, Any] | None:
         """Reveal output ``name`` (a Shared value; fixed point decoded from its ``frac_bits``) to
         the recipients the job names; returns the value on a recipient, None elsewhere.
 
         ``divisor`` is a public count the recipients divide by (an average reveals the sum).
+        If the job declares noise on the output, each party adds its share of it first
+        (``sensitivity``: what one record can change, from the declared bounds; see
+        :mod:`mpc_runtime.runtime.dp`); ``noised`` says the program applied its mechanism.
         """
         policy = self._s.policy
         if policy is None:
             raise UnauthorizedReveal(f"no reveal policy: output {name!r} may go to nobody")
         return await policy.reveal(
-            self.scope("reveal"), self._s.outputs, name, value, to=to, divisor=divisor
+            self.scope("reveal"),
+            self._s.outputs,
+            name,
+            value,
+            to=to,
+            divisor=divisor,
+            sensitivity=sensitivity,
+            noised=noised,
         )
+
+    def output_noise(self, name: str) -> NoiseDecl | None:
+        """The differential-privacy noise the job declares on output ``name``, if any."""
+        policy = self._s.policy
+        return policy.noise.get(name) if policy is not None else None
 
     def __repr__(self) -> str:
         return f"Context(party={self.party_id}, path={self.path}, round={self._round})"

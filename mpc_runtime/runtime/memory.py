@@ -23,6 +23,7 @@ from mpc_runtime.preprocessing.provider import Provider
 from mpc_runtime.runtime.context import Context
 from mpc_runtime.runtime.contrib import ContributionDecl, ContributionFeed
 from mpc_runtime.runtime.core import InputDecl
+from mpc_runtime.runtime.dp import NoiseDecl
 from mpc_runtime.runtime.ledger import Ledger
 from mpc_runtime.runtime.reveal import RevealPolicy
 from mpc_runtime.runtime.session import Session
@@ -106,6 +107,7 @@ async def run_memory(
     return_exceptions: bool = False,
     contribution: ContributionDecl | None = None,
     feeds: Sequence[ContributionFeed] | None = None,
+    noise: Mapping[str, NoiseDecl] | None = None,
 ) -> list[PartyRun]:
     """Run ``program(ctx)`` on parties 1..n; outputs map an output name to recipient labels.
 
@@ -125,6 +127,7 @@ async def run_memory(
             policy=RevealPolicy(
                 {k: [Identity.from_label(x) for x in v] for k, v in (outputs or {}).items()},
                 allow_open=True,
+                noise=noise,
             ),
             inputs=(inputs[p - 1] if inputs else {}),
             params=params,

@@ -7,25 +7,33 @@ neither read nor forge it.  Any request to reveal an undeclared output, an outpu
 to anyone the job does not name raises :class:`~mpc_runtime.errors.UnauthorizedReveal` before a
 single byte leaves the party.
 
+An output the job declares with differential-privacy noise (:mod:`.dp`) gets each party's noise
+share added to its share before anything is sent: a program cannot forget it.  Mechanisms a
+program applies itself (report-noisy-max, randomized response) must say so (``noised=True``); a
+reveal of such an output without it is refused.  Every noisy release is recorded in
+``releases`` (what was spent).
+
 A revealed value is decoded from the :class:`~mpc_runtime.sharing.shared.Shared` it came from:
 fixed point becomes ``float64``, integers ``int64``, and a public divisor (an average's count)
 divides at the recipient.  The value's public bounds must fit the signed decoding, so a wrapped
 value can never be printed as if it were right.
 
-May import: numpy, errors, ids, sharing, runtime.arrays.
+May import: numpy, errors, ids, sharing, runtime.arrays, runtime.dp.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Protocol
 
 import numpy as np
 
-from mpc_runtime.errors import LocalProtocolError, UnauthorizedReveal
+from mpc_runtime.errors import LocalProtocolError, UnauthorizedReveal, UsageError
 from mpc_runtime.ids import Identity, Role
 from mpc_runtime.runtime.arrays import ArraySpec
+from mpc_runtime.runtime.dp import PROGRAM_MECHANISMS, Calibration, NoiseDecl, add_noise
 from mpc_runtime.sharing.shared import Shared, require_range
 
 __all__ = ["ExternalSink", "OutputMeta", "RevealPolicy", "decode_output", "open_policy"]
@@ -107,10 +115,14 @@ class RevealPolicy:
         external: ExternalSink | None = None,
         audit: AuditHook | None = None,
         allow_open: bool = False,
+        noise: Mapping[str, NoiseDecl] | None = None,
     ) -> None:
         """``allow_open``: whether unnamed openings to every party (``open_value``) are allowed;
-        only in-memory tests and benchmarks set it."""
+        only in-memory tests and benchmarks set it.  ``noise``: outputs released with
+        differential privacy."""
         self.outputs = {name: frozenset(rs) for name, rs in outputs.items()}
+        self.noise = dict(noise or {})
+        self.releases: dict[str, Calibration | NoiseDecl] = {}
         self.allow_open = allow_open
         self.external = external
         self.audit = audit
@@ -144,6 +156,11 @@ class RevealPolicy:
             )
         return frozenset(wanted)
 
+    def _noisy(self, name: str, value: Shared, sensitivity: Any, noised: bool, n: int) -> Shared:
+        if name not in self.outputs:
+            return value  # recipients() below refuses it
+        return _noisy_value(self, name, value, sensitivity, noised, n)
+
     async def reveal(
         self,
         ctx: RevealExchange,
@@ -153,12 +170,20 @@ class RevealPolicy:
         *,
         to: Iterable[str | Identity] | None = None,
         divisor: int = 1,
+        sensitivity: Any = None,
+        noised: bool = False,
     ) -> np.ndarray[Any, Any] | None:
-        """Send our share of ``name`` to its recipients; return the value if we are one."""
+        """Send our share of ``name`` to its recipients; return the value if we are one.
+
+        ``sensitivity``: for a noisy output, how much one record can change ``value`` (L1, real
+        units), as the program derives it from the declared bounds; the larger of it and the
+        spec's is used.  ``noised``: the program applied the output's mechanism itself.
+        """
         if not isinstance(value, Shared):
             raise LocalProtocolError(
                 f"reveal of {name!r} takes a Shared value, got {type(value).__name__}"
             )
+        value = self._noisy(name, value, sensitivity, noised, len(ctx.parties))
         if isinstance(divisor, bool) or not isinstance(divisor, int) or not 1 <= divisor < 2**31:
             raise LocalProtocolError("divisor must be an int in [1, 2**31)")
         require_range(value, -(2**63), 2**63 - 1, f"output {name!r}")
@@ -192,6 +217,37 @@ class RevealPolicy:
         if self.audit is not None:
             self.audit(name, sorted(i.label for i in rcpts))
         return result
+
+
+def _fraction(value: Any) -> Fraction:
+    return value if isinstance(value, Fraction) else Fraction(str(value))
+
+
+def _noisy_value(
+    policy: RevealPolicy, name: str, value: Shared, sensitivity: Any, noised: bool, n: int
+) -> Shared:
+    decl = policy.noise.get(name)
+    if decl is None:
+        if noised:
+            raise UsageError(f"output {name!r} declares no noise, yet the program noised it")
+        return value
+    if decl.mechanism in PROGRAM_MECHANISMS:
+        if not noised:
+            raise UnauthorizedReveal(
+                f"output {name!r} must be released by the {decl.mechanism} mechanism; refused"
+            )
+        policy.releases[name] = decl
+        return value
+    candidates = [x for x in (decl.sensitivity, sensitivity) if x is not None]
+    if not candidates:
+        raise UsageError(
+            f"output {name!r} has {decl.mechanism} noise but no sensitivity: give one in the"
+            " job spec (noise.sensitivity)"
+        )
+    sens = max(_fraction(x) for x in candidates)
+    noisy, cal = add_noise(value, decl, sens, n, True)
+    policy.releases[name] = cal
+    return noisy
 
 
 def open_policy(parties: Iterable[int], names: Iterable[str]) -> RevealPolicy:

@@ -1,4 +1,4 @@
-"""Private XGBoost inference on secret-shared models and queries (and binning for training).
+"""Private XGBoost on secret shares: inference, and training on split data.
 
 * :mod:`protocols.trees.model` - load xgboost JSON models (``binary:logistic``,
   ``reg:squarederror``), flatten them to complete trees, exact float32 keys, plaintext
@@ -8,6 +8,14 @@
   docstring and :func:`predict_cost`).
 * :mod:`protocols.trees.binning` - quantile cut points per feature as XGBoost ``hist`` builds
   them, and the mapping of a data matrix to bin indices (plaintext, for the training step).
+* :mod:`protocols.trees.training` - private training (``binary:logistic``, ``hist``,
+  depthwise; after XORBoost, Deforth et al., PoPETs 2022): :func:`~.training.setup`,
+  :func:`~.training.grow_tree`, :func:`~.training.model_arrays` (reveal to a recipient) and
+  :func:`~.training.model_shares` (keep it shared for :func:`predict`).  Building blocks:
+  :mod:`.privmat` (private-matrix x shared-vector products), :mod:`.split` (gains, argmax,
+  leaves), :mod:`.approx` (sigmoid, reciprocal), :mod:`.cuts` (secure quantiles for the
+  horizontal split), :mod:`.batch` (batched rounds), :mod:`.export` (the revealed arrays as an
+  xgboost JSON model), :mod:`.jobs` (job programs).
 
 A typical job (model owner party 1, client party 3; the score goes to the client only)::
 
