@@ -2,7 +2,9 @@
 
 ``bench_job`` is the program of the jobs ``mpc bench`` starts; ``params``:
 
-* ``op``: ``input`` | ``sum`` | ``mul`` | ``lt`` | ``eq`` | ``argmax``;
+* ``op``: ``input`` | ``sum`` | ``mul`` | ``lt`` | ``eq`` | ``argmax`` | ``lt-constant`` |
+  ``eq-constant`` | ``lt-fss`` | ``eq-fss`` (the comparison protocols of
+  :mod:`protocols.compare`; ``-fss`` needs 2 parties, ``-constant`` and ``-fss`` the dealer);
 * ``size``: elements per operand; ``repeat``: timed repetitions; ``seed``: a **public** seed.
 
 **The data is public test data.**  Every party derives its own operands from the public seed
@@ -18,8 +20,10 @@ op     online part                                                    rounds
 input  party 1 secret-shares a vector of ``size`` (``share_input``)        1
 sum    every party shares its vector, then the local ``secure_sum``        1
 mul    Beaver ``mul`` of two shared vectors (from parties 1 and 2)         1
-lt     ``lt`` of two shared vectors                                       8
+lt     ``lt`` of two shared vectors (the tree protocol)                   8
 eq     ``eq`` of two shared vectors (about 1/8 of the pairs are equal)    8
+lt-constant, eq-constant: the same with one-time truth tables             4
+lt-fss, eq-fss: the same by function secret sharing (2 parties)           1
 argmax tournament ``argmax`` of one shared vector                 9 ceil(log2 size)
 ====== ============================================================= ======
 
@@ -27,8 +31,10 @@ Per repetition, every party first fetches all the dealer material the operation 
 (*offline*, timed and counted separately), then all parties pass a one-round barrier, then the
 operation runs on a :class:`Prefetched` view of the context that hands the protocol its
 prefetched material in request order, so ``time.perf_counter()`` around the call measures the
-online part alone (rounds, local numpy work, TLS and framing).  Operands are shared before the
-repetitions (not timed) except for ``input`` and ``sum``, whose online part *is* the sharing.
+online part alone (rounds, local numpy work, TLS and framing); a second barrier after it keeps a
+fast party's next prefetch (and the dealer's work for it) out of a slower party's timing.
+Operands are shared before the repetitions (not timed) except for ``input`` and ``sum``, whose
+online part *is* the sharing.
 Party 1 receives one checksum per repetition (``sum`` of the result and its first elements,
 revealed to party 1 only) and compares it with numpy.
 
@@ -53,11 +59,20 @@ from mpc_runtime.errors import LocalProtocolError, UsageError
 from mpc_runtime.preprocessing.requests import Component
 from mpc_runtime.runtime import Context
 from mpc_runtime.sharing.prg import PRG, SEED_BYTES
-from protocols.compare import EQ_AND_BITS, LT_AND_BITS, _components
+from protocols import compare
 from protocols.select import levels
 from protocols.types import RING_MAX, RING_MIN, Shared
 
-OPS = ("input", "sum", "mul", "lt", "eq", "argmax", "triples", "and-triples")
+COMPARE_OPS = {
+    "lt": ("lt", "tree"),
+    "eq": ("eq", "tree"),
+    "lt-constant": ("lt", "constant"),
+    "eq-constant": ("eq", "constant"),
+    "lt-fss": ("lt", "fss"),
+    "eq-fss": ("eq", "fss"),
+}
+"""Comparison ops: (operation, protocol variant)."""
+OPS = ("input", "sum", "mul", *COMPARE_OPS, "argmax", "triples", "and-triples")
 MATERIAL_OPS = ("triples", "and-triples")
 """Ops that time only the making of preprocessing material (no online part)."""
 VERIFY_HEAD = 64
@@ -75,10 +90,10 @@ def expected_rounds(op: str, size: int) -> int:
         return 0
     if op in ("input", "sum", "mul"):
         return 1
-    if op in ("lt", "eq"):
-        return 8
+    if op in COMPARE_OPS:
+        return compare.rounds(COMPARE_OPS[op][1])
     if op == "argmax":
-        return 9 * levels(size)
+        return (compare.rounds() + 1) * levels(size)
     raise UsageError(f"unknown bench op {op!r}")
 
 
@@ -89,6 +104,7 @@ def test_data(seed: int, party: int, size: int, op: str) -> np.ndarray:
     Drawn from the AES-CTR PRG keyed by a hash of (seed, party, op), so anyone who knows the
     public seed (party 1, to check results) can recompute it; it is never used as a share.
     """
+    op = COMPARE_OPS[op][0] if op in COMPARE_OPS else op  # the variants share their data
     key = hashlib.sha256(f"mpc-bench/{seed}/{party}/{op}".encode()).digest()[:SEED_BYTES]
     words = PRG(key).uint64((size,))
     if op == "eq" and party == 2:
@@ -108,7 +124,7 @@ def _signed31(words: np.ndarray) -> np.ndarray:
 def owners(op: str, n: int) -> tuple[int, ...]:
     if op == "sum":
         return tuple(range(1, n + 1))
-    if op in ("mul", "lt", "eq"):
+    if op == "mul" or op in COMPARE_OPS:
         return (1, 2)
     return (1,)
 
@@ -116,6 +132,7 @@ def owners(op: str, n: int) -> tuple[int, ...]:
 def expected_result(op: str, seed: int, size: int, n: int) -> np.ndarray:
     """The result in the clear as ring elements (uint64), recomputed from the public seed."""
     data = {p: test_data(seed, p, size, op) for p in owners(op, n)}
+    op = COMPARE_OPS[op][0] if op in COMPARE_OPS else op
     out: np.ndarray
     if op == "input":
         out = data[1]
@@ -153,15 +170,14 @@ def material_plan(op: str, size: int) -> list[list[Component]]:
         return [[Component("and", (-(-size // 64),))]]
     if op == "mul":
         return [[Component("triple", (size,))]]
-    if op == "lt":
-        return [_components(size, LT_AND_BITS)]
-    if op == "eq":
-        return [_components(size, EQ_AND_BITS)]
+    if op in COMPARE_OPS:
+        kind, variant = COMPARE_OPS[op]
+        return compare.material_plan(kind, size, variant)
     plan: list[list[Component]] = []
     k = size
     while k > 1:
         p = k // 2
-        plan.append(_components(p, LT_AND_BITS))
+        plan.extend(compare.material_plan("lt", p))
         plan.append([Component("triple", (p, size + 1))])
         k = p + k % 2
     return plan
@@ -226,8 +242,8 @@ def _params(ctx: Context) -> tuple[str, int, int, int]:
         raise UsageError("params size and repeat must be at least 1")
     if op == "argmax" and not 2 <= size <= MAX_ARGMAX:
         raise UsageError(f"argmax size must be in [2, {MAX_ARGMAX}] (its cost grows as size^2)")
-    if op in ("mul", "lt", "eq") and ctx.n < 2:
-        raise UsageError(f"{op} needs at least 2 parties")
+    if op in COMPARE_OPS and COMPARE_OPS[op][1] == "fss" and ctx.n != 2:
+        raise UsageError(f"{op} (function secret sharing) needs exactly 2 parties, not {ctx.n}")
     return op, size, repeat, seed
 
 
@@ -244,10 +260,10 @@ async def _run_op(ctx: Any, op: str, size: int, mine: np.ndarray | None, operand
         return secure_sum(ctx, got)
     if op == "mul":
         return await mul(ctx, operands[1], operands[2])
-    if op == "lt":
-        return await lt(ctx, operands[1], operands[2])
-    if op == "eq":
-        return await eq(ctx, operands[1], operands[2])
+    if op in COMPARE_OPS:
+        kind, variant = COMPARE_OPS[op]
+        fn = lt if kind == "lt" else eq
+        return await fn(ctx, operands[1], operands[2], variant=variant)
     _, onehot = await argmax(ctx, operands[1])
     return onehot
 
@@ -335,10 +351,12 @@ async def _bench(ctx: Context) -> None:
     me = ctx.party_id
     mine = test_data(seed, me, size, op) if me in owners(op, ctx.n) else None
     operands = None
-    if op in ("mul", "lt", "eq", "argmax"):  # setup, not timed
+    if op in ("mul", "argmax") or op in COMPARE_OPS:  # setup, not timed
         operands = await share_inputs(
             ctx, mine, owners=owners(op, ctx.n), shape=(size,), bounds=BOUNDS
         )
+    if op not in ("input", "sum"):
+        mine = None  # only the sharing above needs it
     plan = material_plan(op, size)
     online_s: list[float] = []
     offline_s: list[float] = []
@@ -360,6 +378,10 @@ async def _bench(ctx: Context) -> None:
             raise LocalProtocolError("bench: prefetched material was left over")
         counts = ctx.ledger.total(ONLINE, str(opctx.path))
         sums.append(checksum(out.share))
+        del out
+        # Nobody fetches the next repetition's material (the dealer makes it meanwhile) while a
+        # slower party is still timing this one.
+        await rep.scope("done").broadcast(np.zeros(1, dtype=np.uint64))
     # A checksum is a ring value mod 2^64 by design: declared over the whole ring.
     total = Shared(np.concatenate(sums), 0, RING_MIN, RING_MAX)
     got = await ctx.reveal("checksum", total, to=["party:1"])
@@ -383,6 +405,7 @@ async def _bench(ctx: Context) -> None:
 
 
 __all__ = [
+    "COMPARE_OPS",
     "OPS",
     "Prefetched",
     "bench_job",

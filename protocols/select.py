@@ -10,7 +10,7 @@ maxima (deterministic tie-break).
 Costs for m elements (n parties, k = 64), online:
 
 * :func:`argmax` - **9 * ceil(log2 m) rounds**; level with p pairs costs one ``lt`` of p
-  elements (``~39.4 * (n - 1)`` bytes per pair, see :mod:`protocols.compare`) and one ``mul``
+  elements (``~31.4 * (n - 1)`` bytes per pair, see :mod:`protocols.compare`) and one ``mul``
   of ``p * (1 + m)`` elements (``16 * (n - 1)`` bytes each).
 * :func:`maximum` - the same tournament without index vectors: **9 * ceil(log2 m) rounds**,
   the mul is ``p`` elements per level.

@@ -31,7 +31,22 @@ from typing import Any
 
 from mpc_runtime.cli.output import info, result
 
-OPS = ("input", "sum", "mul", "lt", "eq", "argmax", "triples", "and-triples")
+OPS = (
+    "input",
+    "sum",
+    "mul",
+    "lt",
+    "eq",
+    "lt-constant",
+    "eq-constant",
+    "lt-fss",
+    "eq-fss",
+    "argmax",
+    "triples",
+    "and-triples",
+)
+"""Must match ``protocols.bench.OPS`` (a test checks it); kept here so ``--help`` imports nothing
+heavy."""
 
 DESCRIPTION = """\
 Benchmark protocols with real processes over mutually authenticated TLS 1.3 on loopback.

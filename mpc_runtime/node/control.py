@@ -181,6 +181,7 @@ class ServiceLink:
                                 f"{self.peer} sent material nobody asked for", peer=self.peer
                             )
                         self.dealer.on_reply(reply)
+                        del reply  # the client holds it now
                     case Control(op=Batch() | Close() as op):
                         if self.contributions is None:
                             raise RemoteProtocolError(

@@ -7,6 +7,9 @@ parties.  A request is served kind by kind, all components of one kind (and, for
 number of fractional bits) in a single engine call, so an operation's material costs a few rounds
 whatever the number of components: a comparison (edaBits, daBits and six AND layers) is three
 calls.  The rounds run under the requesting context's offline scope, so the ledger counts them.
+Packed daBits (``pbit``) are daBits with the XOR shares packed 64 to a word.  The dealer-only
+kinds (:data:`~mpc_runtime.preprocessing.requests.DEALER_ONLY`: truth tables and FSS keys) are
+refused with a :class:`~mpc_runtime.errors.UsageError` before any round.
 
 May import: numpy, errors, preprocessing.requests, preprocessing.provider, the ot siblings.
 """
@@ -18,9 +21,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mpc_runtime.errors import LocalProtocolError
+from mpc_runtime.errors import LocalProtocolError, UsageError
 from mpc_runtime.preprocessing.provider import Exchanger, Fetched
-from mpc_runtime.preprocessing.requests import Component, Material
+from mpc_runtime.preprocessing.requests import DEALER_ONLY, Component, Material
 
 from .engine import DEFAULT_CHUNK_OTS, OTEngine
 
@@ -66,6 +69,12 @@ class OTProvider:
 
     async def fetch(self, ex: Exchanger, path: str, components: Sequence[Component]) -> Fetched:
         groups: dict[tuple[str, int | None], list[tuple[int, Component]]] = {}
+        refused = sorted({c.kind for c in components if c.kind in DEALER_ONLY})
+        if refused:
+            raise UsageError(
+                f"the ot provider cannot make {', '.join(refused)} material (dealer-only);"
+                ' run the job with preprocessing = "dealer" or params comparison = "tree"'
+            )
         for k, comp in enumerate(components):
             groups.setdefault((comp.kind, comp.frac_bits), []).append((k, comp))
         result: dict[int, Material] = {}
@@ -83,10 +92,37 @@ class OTProvider:
         result: dict[int, Material],
     ) -> None:
         total = sum(c.size for _, c in comps)
+        if kind == "pbit":
+            await self._serve_packed(ex, comps, total, result)
+            return
         arrays = await self._make(ex.scope(kind), kind, f, total)
         names = _NAMES[kind]
         for (k, _), mat in zip(comps, _split(arrays, comps), strict=True):
             result[k] = {n: np.ascontiguousarray(mat[str(i)]) for i, n in enumerate(names)}
+
+    async def _serve_packed(
+        self,
+        ex: Exchanger,
+        comps: list[tuple[int, Component]],
+        total: int,
+        result: dict[int, Material],
+    ) -> None:
+        """Packed daBits: one daBit call for all components, each component's XOR shares
+        packed 64 to a word (its own words, zero padded)."""
+        tb, t = await self.engine.dabits(ex.scope("pbit"), total) if total else (None, None)
+        start = 0
+        for k, comp in comps:
+            n = comp.size
+            bits = tb[start : start + n] if tb is not None else np.zeros(0, dtype=np.uint8)
+            raw = np.packbits(bits, bitorder="little")
+            words = np.zeros(-(-n // 64) * 8, dtype=np.uint8)
+            words[: raw.size] = raw
+            tt = t[start : start + n] if t is not None else np.zeros(0, dtype=np.uint64)
+            result[k] = {
+                "tb": words.view("<u8").astype(np.uint64),
+                "t": np.ascontiguousarray(tt).reshape(comp.shape),
+            }
+            start += n
 
     async def _make(self, ex: Exchanger, kind: str, f: int | None, total: int) -> list[np.ndarray]:
         eng = self.engine
@@ -113,5 +149,6 @@ _NAMES: dict[str, tuple[str, ...]] = {
     "and": ("a", "b", "c"),
     "rbits": ("rb", "r"),
     "bit": ("tb", "t"),
+    "pbit": ("tb", "t"),
     "trunc": ("r", "r_hi", "r_msb"),
 }
