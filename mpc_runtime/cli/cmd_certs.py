@@ -242,7 +242,10 @@ def _sealing_csr(args: argparse.Namespace, cfg: ClusterConfig, ident: Identity, 
     else:
         key = pki.generate_key()
         pki.write_private_key(key_p, key, force=bool(getattr(args, "force", False)))
-        result(f"created {key_p} (mode {_mode(key_p)}): your sealing key (it only receives sealed shares)")
+        result(
+            f"created {key_p} (mode {_mode(key_p)}): "
+            "your sealing key (it only receives sealed shares)"
+        )
     pki.write_csr(csr_p, pki.make_csr(key, ident, cfg.name, []))
     result(f"created {csr_p}")
     info(
