@@ -153,7 +153,8 @@ class FoldJob:
 
 def combine_edabits(shares: U64Array) -> U64Array:
     """Additive shares of ``r = sum_k 2^k b_k`` from (M, 64) bit shares."""
-    return (shares << _WEIGHTS).sum(axis=1, dtype=np.uint64)
+    combined: U64Array = (shares << _WEIGHTS).sum(axis=1, dtype=np.uint64)
+    return combined
 
 
 def combine_trunc(shares: U64Array, f: int) -> tuple[U64Array, U64Array, U64Array]:
