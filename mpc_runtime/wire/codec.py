@@ -1,11 +1,19 @@
 """The body codec: msgpack metadata plus a blob of raw ndarray bytes.
 
-A body is ``4-byte big-endian meta_len | msgpack(meta) | blob``.  Every numpy array inside the
-payload is replaced in the msgpack by ExtType code 1 whose data is the msgpack list
+A body is ``4-byte big-endian meta_len | msgpack(meta) | pad | blob``.  Every numpy array inside
+the payload is replaced in the msgpack by ExtType code 1 whose data is the msgpack list
 ``[dtype_code, shape, offset, nbytes]``; the blob is the arrays' raw little-endian C-order bytes,
-in the order msgpack serializes them, tiling the blob with no gaps.  Only allowlisted dtypes
-cross the wire, nothing is ever unpickled, and decoding allocates nothing from a peer's numbers:
-arrays are read-only views into the received body.
+in the order msgpack serializes them.  Only allowlisted dtypes cross the wire, nothing is ever
+unpickled, and decoding allocates nothing from a peer's numbers: arrays are read-only views into
+the received body.
+
+Alignment: the blob starts at the first multiple of :data:`ALIGN` (8) bytes after the metadata
+(``pad``: 0 to 7 zero bytes, present only when the blob is not empty), and every non-empty array
+starts at the next multiple of :data:`ALIGN` after the previous one ends (zero bytes between);
+an empty array starts where the previous one ended, and the blob ends where the last array
+does.  A receive buffer starts 8-aligned, so every array decodes as an aligned view (numpy's
+fast paths; no copy into an aligned buffer).  The layout is unique: any other padding, gap,
+overlap or trailing byte is refused.
 
 Plain values allowed: None, bool, int (64-bit), float, str, bytes, list/tuple (decoded as list),
 dict with str keys, ndarray of an allowlisted dtype (a numpy scalar of one is sent as a 0-d array).
@@ -20,6 +28,7 @@ from __future__ import annotations
 
 import math
 import struct
+import sys
 from typing import Any
 
 import msgpack
@@ -30,6 +39,7 @@ from mpc_runtime.errors import DecodeError, LocalProtocolError
 from .frames import BytesPart
 
 __all__ = [
+    "ALIGN",
     "ARRAY_EXT_CODE",
     "DTYPES",
     "MAX_DEPTH",
@@ -40,6 +50,8 @@ __all__ = [
 ]
 
 ARRAY_EXT_CODE = 1
+ALIGN = 8
+"""Alignment in bytes of the blob and of every non-empty array inside it (the largest itemsize)."""
 MAX_NDIM = 8
 MAX_DEPTH = 64
 """Deepest nesting of lists/dicts accepted when encoding (msgpack caps decoding depth itself)."""
@@ -59,6 +71,12 @@ _META_LEN = struct.Struct(">I")
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
 _DIM_MAX = 2**62
+_ZEROS = bytes(ALIGN)
+
+
+def _align(n: int) -> int:
+    """``n`` rounded up to a multiple of :data:`ALIGN`."""
+    return -(-n // ALIGN) * ALIGN
 
 
 # -- encoding ----------------------------------------------------------------------------------
@@ -79,7 +97,8 @@ class _Encoder:
         self.offset = 0
 
     def array(self, arr: np.ndarray[Any, Any]) -> msgpack.ExtType:
-        if isinstance(arr, np.ma.MaskedArray):
+        # A masked array exists only once numpy.ma was imported; never import it just to check.
+        if "numpy.ma" in sys.modules and isinstance(arr, np.ma.MaskedArray):
             raise LocalProtocolError("masked arrays cannot be sent")
         code = _dtype_code(arr.dtype)
         if arr.ndim > MAX_NDIM:
@@ -91,6 +110,10 @@ class _Encoder:
             arr = np.array(arr, order="C")
         nbytes = int(arr.nbytes)
         if nbytes:
+            start = _align(self.offset)
+            if start != self.offset:
+                self.views.append(_ZEROS[: start - self.offset])
+            self.offset = start
             self.views.append(arr.reshape(-1).view(np.uint8).data)
         desc = msgpack.packb([code, [int(d) for d in arr.shape], self.offset, nbytes])
         self.offset += nbytes
@@ -125,7 +148,8 @@ class _Encoder:
 
 
 def encode_body(meta_obj: object) -> list[BytesPart]:
-    """Encode a payload into body buffers ``[meta_len, msgpack(meta), *array buffers]``.
+    """Encode a payload into body buffers ``[meta_len, msgpack(meta), pad, *array buffers]``
+    (zero-byte paddings between them where alignment needs one; see the module docstring).
 
     Array buffers are memoryviews of the (C-contiguous, little-endian) arrays: no copy unless the
     array had to be converted.  The caller must not mutate those arrays until the bytes are sent.
@@ -139,7 +163,11 @@ def encode_body(meta_obj: object) -> list[BytesPart]:
         raise LocalProtocolError(f"payload cannot be packed ({type(exc).__name__})") from None
     if len(meta) > 2**32 - 1:
         raise LocalProtocolError("payload metadata is too large")
-    return [_META_LEN.pack(len(meta)), meta, *enc.views]
+    parts: list[BytesPart] = [_META_LEN.pack(len(meta)), meta]
+    head = _META_LEN.size + len(meta)
+    if enc.views and _align(head) != head:
+        parts.append(_ZEROS[: _align(head) - head])
+    return parts + enc.views
 
 
 def payload_nbytes(obj: object) -> int:
@@ -167,6 +195,10 @@ class _Decoder:
         self.blob_len = len(body) - blob_start
         self.cursor = 0  # next expected array offset inside the blob
 
+    def _nonzero(self, start: int, end: int) -> bool:
+        at = self.blob_start
+        return bytes(self.body[at + start : at + end]) != _ZEROS[: end - start]
+
     def ext_hook(self, code: int, data: bytes) -> np.ndarray[Any, Any]:
         if code != ARRAY_EXT_CODE:
             raise DecodeError(f"unknown msgpack extension type {code}")
@@ -191,10 +223,12 @@ class _Decoder:
         count = math.prod(shape)
         if count * dtype.itemsize != nbytes:
             raise DecodeError("array nbytes does not match its shape and dtype")
-        if offset != self.cursor:
-            raise DecodeError("array does not start where the previous one ended")
+        if offset != (_align(self.cursor) if nbytes else self.cursor):
+            raise DecodeError("array does not start where the previous one ended (aligned)")
         if nbytes > self.blob_len - offset:
             raise DecodeError("array extends past the end of the blob")
+        if offset != self.cursor and self._nonzero(self.cursor, offset):
+            raise DecodeError("padding before an array is not zero")
         self.cursor = offset + nbytes
         if count == 0:
             return np.empty(shape, dtype=dtype)
@@ -233,11 +267,16 @@ def decode_body(body: bytes | bytearray | memoryview) -> object:
     if len(body) < _META_LEN.size:
         raise DecodeError("body is shorter than its metadata length prefix")
     (meta_len,) = _META_LEN.unpack_from(body, 0)
-    blob_start = _META_LEN.size + meta_len
-    if meta_len == 0 or blob_start > len(body):
+    meta_end = _META_LEN.size + meta_len
+    if meta_len == 0 or meta_end > len(body):
         raise DecodeError("metadata length is zero or exceeds the body")
+    blob_start = meta_end if meta_end == len(body) else _align(meta_end)
+    if blob_start >= len(body) and meta_end != len(body):
+        raise DecodeError("padding after the metadata without a blob")
+    if bytes(body[meta_end:blob_start]) != _ZEROS[: blob_start - meta_end]:
+        raise DecodeError("padding after the metadata is not zero")
     dec = _Decoder(body, blob_start)
-    meta = memoryview(body)[_META_LEN.size : blob_start]
+    meta = memoryview(body)[_META_LEN.size : meta_end]
     try:
         obj = msgpack.unpackb(
             meta,

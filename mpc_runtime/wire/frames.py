@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import mmap
 import struct
+import sys
 from collections import deque
 
 from mpc_runtime.errors import DecodeError, FrameTooLarge, LocalProtocolError
@@ -39,6 +40,21 @@ SCRATCH_BYTES = 64 * 1024
 """Size of the buffer :meth:`FrameDecoder.get_buffer` lends between frame bodies."""
 LAZY_BODY_BYTES = 1 << 20
 """Bodies at least this large are anonymous memory maps (pages committed only when written)."""
+REUSE_FRAMES = 2
+"""How many memory-mapped bodies handed out last a decoder keeps, to reuse once released."""
+REUSE_SLACK = 1 / 8
+"""A released body is reused for a frame between ``(1 - REUSE_SLACK)`` and all of its size."""
+
+Body = bytearray | mmap.mmap
+
+
+def _refs(pool: deque[Body], i: int) -> int:
+    """References to ``pool[i]``: the pool's and this call's own when nobody else holds it."""
+    return sys.getrefcount(pool[i])
+
+
+_FREE_REFS = _refs(deque([bytearray(1)]), 0)
+"""What :func:`_refs` says of a body only the pool refers to (calibrated on this interpreter)."""
 
 
 class StreamTruncated(DecodeError):
@@ -92,6 +108,16 @@ class FrameDecoder:
     connection with 4 bytes.  Bodies of :data:`LAZY_BODY_BYTES` or more are anonymous memory maps
     whose pages the kernel provides on first write: untouched pages cost nothing, so what is
     actually committed still follows the bytes that arrived.  Smaller bodies are bytearrays.
+
+    Reuse: a fresh memory map costs a page fault and a zeroed page per 4 KiB written, which
+    dominated receiving large frames.  The decoder therefore keeps the last
+    :data:`REUSE_FRAMES` memory-mapped bodies it handed out and fills one again for a new frame
+    of about its size, **only once nothing else refers to it**: every view of a body (the
+    memoryview :meth:`next_frame` returns, its slices, numpy arrays decoded from it, a buffer
+    export held by C code) holds a reference to it, so a body whose only reference is the
+    decoder's own can no longer be read or written by anyone.  A body still in use is never
+    overwritten; a new one is mapped instead.  What this retains between frames is at most
+    :data:`REUSE_FRAMES` bodies per connection, each one that actually arrived.
     """
 
     def __init__(self, max_frame_bytes: int) -> None:
@@ -101,10 +127,11 @@ class FrameDecoder:
             raise ValueError(f"max_frame_bytes must be in [1, {MAX_FRAME_LIMIT}]")
         self.max_frame_bytes = max_frame_bytes
         self._header = bytearray()  # bytes of the next header received so far (< 4)
-        self._body: bytearray | mmap.mmap | None = None  # the frame being filled
-        self._body_view: memoryview | None = None
+        self._body: Body | None = None  # the frame being filled (maybe longer than the frame)
+        self._body_view: memoryview | None = None  # exactly the frame's bytes of self._body
         self._filled = 0  # bytes of self._body received
-        self._frames: deque[bytearray | mmap.mmap] = deque()  # whole bodies not yet returned
+        self._frames: deque[tuple[Body, int]] = deque()  # whole bodies not yet returned
+        self._handed: deque[Body] = deque()  # memory-mapped bodies handed out, newest last
         self._nbuf = 0  # received bytes not yet returned (headers included)
         self._scratch = bytearray(SCRATCH_BYTES)
         self._scratch_view = memoryview(self._scratch)
@@ -178,9 +205,14 @@ class FrameDecoder:
         :class:`DecodeError` for a zero-length frame or a stream that ended inside a frame.
         """
         if self._frames:
-            body = self._frames.popleft()
-            self._nbuf -= HEADER_BYTES + len(body)
-            return memoryview(body)
+            body, length = self._frames.popleft()
+            self._nbuf -= HEADER_BYTES + length
+            if isinstance(body, mmap.mmap):
+                self._handed.append(body)
+                if len(self._handed) > REUSE_FRAMES:
+                    self._handed.popleft()
+            view = memoryview(body)
+            return view if len(body) == length else view[:length]
         if self._error is not None:
             raise self._error
         return None
@@ -217,16 +249,33 @@ class FrameDecoder:
             )
         else:
             self._header.clear()
-            body = mmap.mmap(-1, length) if length >= LAZY_BODY_BYTES else bytearray(length)
+            body = self._new_body(length)
             self._body = body
-            self._body_view = memoryview(body)
+            self._body_view = memoryview(body)[:length]
             self._filled = 0
 
+    def _new_body(self, length: int) -> Body:
+        """A released body of about ``length`` bytes (see the class docstring), or a new one."""
+        if length < LAZY_BODY_BYTES:
+            return bytearray(length)
+        pool = self._handed
+        for i in range(len(pool)):
+            size = len(pool[i])
+            if (
+                length <= size
+                and size * (1 - REUSE_SLACK) <= length
+                and _refs(pool, i) <= _FREE_REFS
+            ):
+                body = pool[i]
+                del pool[i]
+                return body
+        return mmap.mmap(-1, length)
+
     def _finish_body(self) -> None:
-        if self._body is not None and self._filled == len(self._body):
-            self._frames.append(self._body)
-            if self._body_view is not None:
-                self._body_view.release()
+        view = self._body_view
+        if self._body is not None and view is not None and self._filled == len(view):
+            self._frames.append((self._body, len(view)))
+            view.release()
             self._body, self._body_view, self._filled = None, None, 0
 
     def _fail(self, error: DecodeError) -> None:
@@ -236,4 +285,4 @@ class FrameDecoder:
             self._body_view.release()
         self._body, self._body_view, self._filled = None, None, 0
         self._header.clear()
-        self._nbuf = sum(HEADER_BYTES + len(b) for b in self._frames)
+        self._nbuf = sum(HEADER_BYTES + n for _, n in self._frames)

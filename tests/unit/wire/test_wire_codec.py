@@ -10,6 +10,7 @@ import msgpack
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 from wire_strategies import array_ext, arrays, payloads, raw_body, same_payload
 
 from mpc_runtime.errors import DecodeError, LocalProtocolError
@@ -82,11 +83,36 @@ def test_decoded_arrays_are_views_of_the_body() -> None:
 
 def test_blob_layout() -> None:
     a, b = np.array([1, 2], np.uint8), np.array([3], np.uint32)
-    body = b"".join(encode_body([a, b]))
+    body = b"".join(encode_body([a, b, np.zeros(0, np.uint64), np.array([4], np.uint8)]))
     (meta_len,) = struct.unpack(">I", body[:4])
     meta = msgpack.unpackb(body[4 : 4 + meta_len])
-    assert [msgpack.unpackb(e.data) for e in meta] == [[0, [2], 0, 2], [1, [1], 2, 4]]
-    assert body[4 + meta_len :] == b"\x01\x02\x03\x00\x00\x00"
+    assert [msgpack.unpackb(e.data) for e in meta] == [
+        [0, [2], 0, 2],
+        [1, [1], 8, 4],
+        [2, [0], 12, 0],
+        [0, [1], 16, 1],
+    ]
+    start = -(-(4 + meta_len) // 8) * 8
+    assert body[4 + meta_len : start] == bytes(start - 4 - meta_len)  # zero padding
+    assert body[start:] == b"\x01\x02" + bytes(6) + b"\x03\x00\x00\x00" + bytes(4) + b"\x04"
+
+
+@given(st.lists(arrays(), max_size=5), st.text(max_size=9))
+def test_every_array_decodes_aligned_without_a_copy(arrs: list[Any], pad: str) -> None:
+    body = bytearray(b"".join(encode_body({"p": pad, "a": arrs})))  # 8-aligned, like a frame
+    got = decode_body(memoryview(body))
+    assert isinstance(got, dict)
+    for sent, arr in zip(arrs, got["a"], strict=True):
+        assert same_payload(sent, arr)
+        if arr.size:
+            assert arr.flags.aligned and arr.ctypes.data % 8 == 0
+            assert np.shares_memory(arr, np.frombuffer(body, np.uint8))
+
+
+def test_no_padding_without_arrays() -> None:
+    body = b"".join(encode_body({"x": 1, "e": np.zeros(0, np.uint64)}))
+    (meta_len,) = struct.unpack(">I", body[:4])
+    assert len(body) == 4 + meta_len
 
 
 def test_payload_nbytes() -> None:
@@ -142,6 +168,9 @@ BLOB8 = bytes(range(8))
 BAD_BODIES = {
     "overlap": raw_body([array_ext(0, [4], 0, 4), array_ext(0, [4], 0, 4)], BLOB8),
     "gap": raw_body([array_ext(0, [2], 0, 2), array_ext(0, [2], 4, 2)], BLOB8),
+    "unaligned": raw_body([array_ext(0, [2], 0, 2), array_ext(0, [2], 2, 2)], BLOB8[:4]),
+    "gap after aligned": raw_body([array_ext(0, [1], 0, 1), array_ext(0, [1], 16, 1)], bytes(17)),
+    "nonzero padding": raw_body([array_ext(0, [1], 0, 1), array_ext(0, [1], 8, 1)], BLOB8 + b"x"),
     "out of range": raw_body([array_ext(0, [16], 0, 16)], BLOB8),
     "offset past end": raw_body([array_ext(0, [1], 8, 1)], BLOB8),
     "negative offset": raw_body([array_ext(0, [1], -1, 1)], BLOB8),
@@ -199,9 +228,33 @@ def test_error_messages_do_not_quote_payload() -> None:
 
 def test_valid_handmade_body() -> None:
     body = raw_body(
-        [array_ext(0, [2], 0, 2), array_ext(0, [0], 2, 0), array_ext(1, [], 2, 4)],
-        b"\x01\x02\x03\x00\x00\x00",
+        [array_ext(0, [2], 0, 2), array_ext(0, [0], 2, 0), array_ext(1, [], 8, 4)],
+        b"\x01\x02" + bytes(6) + b"\x03\x00\x00\x00",
     )
     got = decode_body(body)
     assert isinstance(got, list)
     assert got[0].tolist() == [1, 2] and got[1].size == 0 and int(got[2]) == 3
+
+
+def _with_meta_padding(pad: bytes, extra: int = 0) -> bytes:
+    """A one-array body whose metadata is followed by ``pad`` (zeros by default) up to 8."""
+    packed = msgpack.packb([array_ext(0, [1], 0, 1), "x" * extra])
+    head = struct.pack(">I", len(packed)) + packed
+    return head + pad.ljust(-len(head) % 8, b"\0") + b"\x07"
+
+
+@pytest.mark.parametrize("extra", range(8))
+def test_padding_after_the_metadata_must_be_zero(extra: int) -> None:
+    got = decode_body(_with_meta_padding(b"", extra))
+    assert isinstance(got, list) and got[0].tolist() == [7]
+    body = _with_meta_padding(b"\x01", extra)
+    if len(body) % 8 == 1:  # the metadata needed padding, and it is spoiled
+        with pytest.raises(DecodeError, match="padding"):
+            decode_body(body)
+
+
+def test_padding_without_a_blob_is_refused() -> None:
+    meta = msgpack.packb([1, 2, 3])
+    head = struct.pack(">I", len(meta)) + meta
+    with pytest.raises(DecodeError):
+        decode_body(head + bytes(-len(head) % 8 or 8))

@@ -106,9 +106,12 @@ def frame_bytes(parts: list[bytes | memoryview]) -> bytes:
 
 
 def raw_body(meta: object, blob: bytes = b"") -> bytes:
-    """A body with hand-made msgpack metadata (may hold raw ExtTypes) and blob."""
+    """A body with hand-made msgpack metadata (may hold raw ExtTypes) and blob; a non-empty blob
+    starts 8-aligned after zero padding, as the codec lays it out."""
     packed = msgpack.packb(meta, use_bin_type=True)
-    return struct.pack(">I", len(packed)) + packed + blob
+    head = struct.pack(">I", len(packed)) + packed
+    pad = b"\0" * (-len(head) % 8) if blob else b""
+    return head + pad + blob
 
 
 def array_ext(code: int, shape: list[int], offset: int, nbytes: int) -> msgpack.ExtType:
