@@ -1,5 +1,6 @@
 """``mpc coordinator``: run the coordinator of one job.  Progress on stderr; exit 0 when the job
-finished, 1 on failure, 2 for a bad config or spec, 3 for an unauthorized reveal.
+finished, 1 on failure, 2 for a bad config or spec, 3 for an unauthorized reveal.  With
+``--serve`` it stays up and runs job after job on a serving cluster (exit 0 when stopped).
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ def register(sub: Any) -> None:
         "Without --job the spec of the first participant to join is adopted.",
     )
     p.add_argument("--config", required=True, help="cluster TOML file")
-    p.add_argument("--job", help="job spec (TOML or JSON); participants must hold the same")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--job", help="job spec (TOML or JSON); participants must hold the same")
+    what.add_argument(
+        "--serve",
+        action="store_true",
+        help="stay up: parties started with mpc party --serve mesh once, then run job after job"
+        " submitted with mpc job submit; stop with Ctrl-C or SIGTERM",
+    )
     p.add_argument(
         "--job-timeout",
         type=float,
@@ -39,6 +47,14 @@ def run(args: argparse.Namespace) -> int:
     if args.job_timeout is not None and not 0 < args.job_timeout <= 7 * 86400:
         raise UsageError("--job-timeout must be a positive number of seconds (at most 7 days)")
     cfg = load_cluster(args.config)
+    if args.serve:
+        from mpc_runtime.cli.cmd_party import serve_until_signal
+        from mpc_runtime.coordinator.serve import serve_coordinator
+
+        async def work(stop: asyncio.Event) -> int:
+            return await serve_coordinator(cfg, stop, job_timeout=args.job_timeout)
+
+        return asyncio.run(serve_until_signal(work))
     spec = None
     search: list[Path] = []
     if args.job:

@@ -1,4 +1,5 @@
-"""``mpc party``: run one computing party of a job described by a job spec file.
+"""``mpc party``: run one computing party of a job described by a job spec file, or (``--serve``)
+stay up and run job after job submitted to a serving cluster over one mesh.
 
 Prints ``result <output> = <value>`` on stdout for each output revealed to this party, and a
 rounds/bytes summary on stderr (``--ledger`` prints the full table).
@@ -10,6 +11,8 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +47,27 @@ def register(sub: Any) -> None:
         "and to the other parties over mutually authenticated TLS.",
     )
     add_common_party_args(p)
-    p.add_argument("--job", required=True, help="job spec (TOML or JSON); must match the others'")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--job", help="job spec (TOML or JSON); must match the others'")
+    what.add_argument(
+        "--serve",
+        action="store_true",
+        help="stay up and run job after job submitted to the coordinator (mpc job submit)"
+        " over one mesh; stop with Ctrl-C or SIGTERM",
+    )
+    p.add_argument(
+        "--inputs-dir",
+        metavar="DIR",
+        help="with --serve: this party's inputs for job J are in DIR/J.json (or DIR/J.toml)",
+    )
+    p.add_argument(
+        "--programs",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="with --serve: where file programs (path/to/file.py:function) are looked up after"
+        " the current directory (repeatable)",
+    )
     p.set_defaults(func=run)
 
 
@@ -86,11 +109,74 @@ def print_results(args: argparse.Namespace, pid: int, res: Any) -> None:
             info(line)
 
 
+async def serve_until_signal(work: Callable[[asyncio.Event], Awaitable[int]]) -> int:
+    """Run ``work(stop)``; Ctrl-C and SIGTERM set ``stop`` (a serving process ends cleanly)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        return await work(stop)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """``mpc party --serve``: serve job after job until stopped."""
+    from mpc_runtime.config import load_cluster
+    from mpc_runtime.errors import UsageError
+    from mpc_runtime.node.serve import serve_party
+
+    pid = args.party_id
+    setup_logging(args.verbose, f"party {pid}")
+    if args.input or args.input_file:
+        raise UsageError(
+            "a serving party takes each job's inputs from --inputs-dir DIR (DIR/<job id>.json),"
+            " not from --input or --input-file"
+        )
+    inputs_dir = Path(args.inputs_dir) if args.inputs_dir else None
+    if inputs_dir is not None and not inputs_dir.is_dir():
+        raise UsageError(f"--inputs-dir {inputs_dir}: not a directory")
+    cfg = load_cluster(args.config)
+    cfg.party(pid)
+
+    def on_result(job: str, outputs: dict[str, Any], ledger: Any) -> None:
+        if args.json:
+            out = {k: plain(v) for k, v in sorted(outputs.items())}
+            result(
+                json.dumps({"party": pid, "job": job, "outputs": out, "ledger": ledger.as_json()})
+            )
+        else:
+            for name, value in sorted(outputs.items()):
+                result(f"job {job}: result {name} = {plain(value)}")
+        info(ledger_summary(f"party {pid} job {job}", ledger))
+
+    async def work(stop: asyncio.Event) -> int:
+        return await serve_party(
+            cfg,
+            pid,
+            stop,
+            inputs_dir=inputs_dir,
+            programs=[Path(d) for d in args.programs],
+            audit_path=Path(args.audit_log) if args.audit_log else None,
+            say=info,
+            warn=warn,
+            on_result=on_result,
+        )
+
+    ran = asyncio.run(serve_until_signal(work))
+    info(f"party {pid}: stopped after {ran} job{'s' if ran != 1 else ''}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from mpc_runtime.config import load_cluster
     from mpc_runtime.jobs.spec import check_against_cluster, load_spec
     from mpc_runtime.node.party import run_party
 
+    if args.serve:
+        return run_serve(args)
     setup_logging(args.verbose, f"party {args.party_id}")
     cfg = load_cluster(args.config)
     spec = load_spec(args.job)

@@ -9,7 +9,8 @@ module of the command being run (``mpc party ...`` never imports the demo, certs
 Run as ``python -m mpc_runtime.cli.main`` (how :mod:`mpc_runtime.launcher` starts a cluster's
 processes) the interpreter ends with ``os._exit`` once stdout and stderr are flushed: every output
 has been written and every connection closed by then (``asyncio.run`` has returned), so the
-interpreter's teardown (module finalizers, garbage collection of every object) is skipped.
+interpreter's teardown (module finalizers, garbage collection of every object) is skipped
+(not under a profiler, tracer or coverage, which write their results at exit).
 
 Exit codes: 0 ok; an :class:`~mpc_runtime.errors.MPCError`'s ``exit_code`` (2 usage/config,
 1 otherwise, 3 unauthorized reveal); 2 for argparse errors; 130 on Ctrl-C; 70 internal error.
@@ -33,6 +34,7 @@ COMMAND_MODULES: list[str] = [
     "dealer",
     "recipient",
     "submit",
+    "job",
     "tokens",
     "budget",
     "bench",
@@ -93,7 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def exit_now(code: int) -> None:
-    """Flush stdout and stderr and end the process at once, without interpreter teardown."""
+    """Flush stdout and stderr and end the process at once, without interpreter teardown.
+
+    Under a profiler, tracer or coverage (which write their results at exit) it exits normally.
+    """
+    if sys.getprofile() is not None or sys.gettrace() is not None or "coverage" in sys.modules:
+        sys.exit(code)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -14,6 +14,13 @@ timeout instead of hanging.  An exception in the program that is not an MPCError
 :class:`~mpc_runtime.errors.ProgramError` showing its type, message and the program's file:line
 on this party only; peers learn only that this party failed in its program, and where.
 
+A serving party (``mpc party --serve``) runs job after job over one mesh: :class:`ServedMesh`
+reads each shared channel once and routes every job's messages, by the job id each carries, to
+that job's :class:`JobChannel` s, which the session uses like channels it does not own (their
+BYE and ABORT are the job-level ``job_bye`` / ``job_abort`` operations; closing one only detaches
+it).  A failed job leaves the mesh up; a lost, aborting or frozen peer fails every open job,
+naming it, and takes that mesh down.
+
 May import: errors, ids, wire, transport, preprocessing.provider, runtime.*.
 """
 
@@ -22,7 +29,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import traceback
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,6 +44,7 @@ from mpc_runtime.errors import (
     ProgramError,
     RemoteProtocolError,
     SessionAborted,
+    UsageError,
     first_exception,
     first_mpc_error,
 )
@@ -44,13 +54,14 @@ from mpc_runtime.runtime.context import Context
 from mpc_runtime.runtime.contrib import ContributionDecl, ContributionFeed
 from mpc_runtime.runtime.core import InputDecl, SessionState
 from mpc_runtime.runtime.ledger import Ledger
-from mpc_runtime.runtime.mailbox import Mailbox
+from mpc_runtime.runtime.mailbox import MAX_HELD_PER_SENDER, Mailbox
 from mpc_runtime.runtime.reveal import RevealPolicy
 from mpc_runtime.transport.channel import Channel
 from mpc_runtime.transport.liveness import Liveness
-from mpc_runtime.wire import Abort, Bye, Data, EndOfStream, PeerAbort
+from mpc_runtime.wire import Abort, Bye, Control, Data, EndOfStream, Event, Message, PeerAbort
+from mpc_runtime.wire.control import Agree, JobAbort, JobBye
 
-__all__ = ["Session", "abort_of", "aborted_by"]
+__all__ = ["JobChannel", "ServedMesh", "Session", "abort_of", "aborted_by"]
 
 log = logging.getLogger("mpc.session")
 
@@ -71,6 +82,11 @@ def abort_of(err: MPCError, me: str) -> Abort:
         reason = err.message
     return Abort(err.kind, reason, culprit, err.op_path, err.round)
 
+
+ENDED_JOBS_KEPT = 4096
+"""Ids of ended jobs a :class:`ServedMesh` remembers, so their late messages are dropped quietly."""
+EARLY_KEPT = 1024
+"""Agreements (or refusals) held for jobs this party has not opened yet, at most."""
 
 JOB_LEVEL = frozenset({"BoundsError"})
 """Failures caused by the job as declared, not by a participant: no culprit is named."""
@@ -273,6 +289,7 @@ class Session:
                                 f"{label} sent a message for another job", peer=label, culprit=label
                             )
                         self.state.mailbox.put(label, data)
+                        del data  # the mailbox holds it now; do not keep it until the next one
                     case Bye():
                         self._bye.add(pid)
                         self._bye_event.set()
@@ -299,3 +316,253 @@ class Session:
             self.fail(err.with_context(peer=label))
         except asyncio.CancelledError:
             return
+
+
+# ---- a mesh shared by many jobs (serving parties) ---------------------------------------------
+
+
+class JobChannel(Channel):
+    """One job's view of a shared mesh channel: sends go out on the shared connection; events
+    for this job arrive from the :class:`ServedMesh` reader.  Its BYE and ABORT are the job-level
+    ``job_bye`` / ``job_abort`` operations, and closing it only detaches it."""
+
+    def __init__(self, shared: Channel, job: str, detach: Callable[[JobChannel], None]) -> None:
+        super().__init__(shared.link, shared.peer, shared.me, wire=shared.wire)
+        self.shared = shared
+        self.job = job
+        self.pair_seed = shared.pair_seed
+        self._detach = detach
+        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self._error: MPCError | None = None
+        self.closed = False
+
+    def deliver(self, event: Event) -> None:
+        """File an event of this job (from the mesh reader); a flood fails the job only."""
+        if self.closed or self._error is not None:
+            return
+        if self._events.qsize() >= MAX_HELD_PER_SENDER:
+            label = self.peer.label
+            self._error = RemoteProtocolError(
+                f"{label} sent more than {MAX_HELD_PER_SENDER} messages nobody asked for",
+                peer=label,
+                culprit=label,
+            )
+            self._events.put_nowait(EndOfStream(clean=False))  # wakes the reader
+            return
+        self._events.put_nowait(event)
+
+    async def send(self, msg: Message) -> int:
+        n = await self.shared.send(msg)
+        self.last_sent = self.shared.last_sent
+        return n
+
+    async def send_many(self, msgs: list[Message]) -> int:
+        n = await self.shared.send_many(msgs)
+        self.last_sent = self.shared.last_sent
+        return n
+
+    def ready_event(self) -> Event | None:
+        if self._end is not None:
+            return self._end
+        try:
+            event = self._events.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+        if isinstance(event, EndOfStream):
+            self._end = event
+        return event
+
+    async def next_event(self) -> Event:
+        if self._error is not None:
+            raise self._error
+        if self._end is not None:
+            return self._end
+        event = await self._events.get()
+        if self._error is not None:
+            raise self._error
+        if isinstance(event, EndOfStream):
+            self._end = event
+        return event
+
+    async def abort_quietly(self, job: str, abort: Abort, timeout: float = 1.0) -> bool:
+        msg = self.shared.op_message(job or self.job, JobAbort.of(abort))
+        return await self.shared.send_quietly(msg, timeout)
+
+    async def bye_quietly(self, job: str = "", timeout: float = 0.5) -> bool:
+        return await self.shared.send_quietly(
+            self.shared.op_message(job or self.job, JobBye()), timeout
+        )
+
+    async def ping(self, timeout: float = 1.0) -> bool:
+        self.last_sent = time.monotonic()
+        if time.monotonic() - self.shared.last_sent < 0.05:
+            return True  # the shared connection just carried something
+        return await self.shared.ping(timeout)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._detach(self)
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"JobChannel(peer={self.peer.label}, job={self.job!r})"
+
+
+def _early(event: Event) -> bool:
+    """Whether ``event`` may arrive before this party opened its job: a peer's agreement or
+    refusal (DATA never: a peer computes only once we agreed too)."""
+    return isinstance(event, PeerAbort) or (isinstance(event, Control) and event.op.op == "agree")
+
+
+class ServedMesh:
+    """The mesh of a serving session: a reader per peer routes every job's messages to that
+    job's :class:`JobChannel` s; heartbeats keep idle connections alive and find frozen peers.
+
+    ``on_down(err)`` is called once when a peer is lost, aborts the mesh, breaks the protocol
+    or freezes; every open job is failed first, naming that peer."""
+
+    def __init__(
+        self,
+        me: int,
+        channels: dict[int, Channel],
+        *,
+        round_timeout: float,
+        on_down: Callable[[MPCError], None],
+    ) -> None:
+        self.me = me
+        self.channels = dict(channels)
+        self.jobs: dict[str, dict[int, JobChannel]] = {}
+        self.ended: OrderedDict[str, None] = OrderedDict()
+        self.early: OrderedDict[str, list[tuple[int, Event]]] = OrderedDict()
+        self.failure: MPCError | None = None
+        self.dropped = 0
+        self._left: set[int] = set()
+        self._closing = False
+        self._on_down = on_down
+        self._liveness = Liveness(self._live, round_timeout)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        for pid, ch in self.channels.items():
+            self._tasks.append(asyncio.create_task(self._reader(pid, ch), name=f"mesh-{pid}"))
+        self._tasks.append(asyncio.create_task(self._liveness.run(self._frozen)))
+
+    def _live(self) -> list[Channel]:
+        if self._closing or self.failure is not None:
+            return []
+        return [ch for pid, ch in self.channels.items() if pid not in self._left]
+
+    def open_job(self, job: str) -> dict[int, JobChannel]:
+        """Per-job channels to every peer; messages of ``job`` are routed to them from now on."""
+        if self.failure is not None:
+            raise self.failure
+        if job in self.jobs or job in self.ended:
+            raise UsageError(f"job {job} already ran on this mesh")
+        views = {pid: JobChannel(ch, job, self._detach) for pid, ch in self.channels.items()}
+        self.jobs[job] = views
+        for pid, event in self.early.pop(job, []):
+            views[pid].deliver(event)
+        return views
+
+    def close_job(self, job: str) -> None:
+        for view in list(self.jobs.get(job, {}).values()):
+            view.close()
+        self._forget(job)
+
+    def _detach(self, view: JobChannel) -> None:
+        views = self.jobs.get(view.job)
+        if views is None:
+            return
+        views.pop(view.peer.party_id or 0, None)
+        if not views:
+            self._forget(view.job)
+
+    def _forget(self, job: str) -> None:
+        if self.jobs.pop(job, None) is not None or job not in self.ended:
+            self.ended[job] = None
+            while len(self.ended) > ENDED_JOBS_KEPT:
+                self.ended.popitem(last=False)
+
+    def _route(self, pid: int, job: str, event: Event) -> None:
+        view = self.jobs.get(job, {}).get(pid)
+        if view is not None:
+            view.deliver(event)
+            return
+        if job not in self.jobs and job not in self.ended and _early(event):
+            held = self.early.setdefault(job, [])  # a peer agreed before we opened the job
+            held.append((pid, event))
+            while sum(len(v) for v in self.early.values()) > EARLY_KEPT:
+                self.early.popitem(last=False)
+            return
+        self.dropped += 1  # a late message of an ended job, or of a job we refused
+        if job not in self.ended:
+            log.info("dropped a message of job %.64r from party:%s: no such job here", job, pid)
+
+    async def _reader(self, pid: int, ch: Channel) -> None:
+        label = ch.peer.label
+        try:
+            while True:
+                match await ch.next_event():
+                    case Data(job=job) as data:
+                        self._route(pid, job, data)
+                    case Control(job=job, op=Agree()) as agree:
+                        self._route(pid, job, agree)
+                    case Control(job=job, op=JobBye()):
+                        self._route(pid, job, Bye(job))
+                    case Control(job=job, op=JobAbort() as op):
+                        self._route(pid, job, PeerAbort(job, op.abort()))
+                    case Bye():
+                        self._left.add(pid)
+                    case PeerAbort(abort=abort):
+                        raise aborted_by(label, abort)
+                    case EndOfStream():
+                        if self._closing:
+                            return
+                        how = "left the cluster" if pid in self._left else "was lost"
+                        raise PeerLostError(f"{label} {how}", peer=label, culprit=label)
+                    case _:
+                        raise RemoteProtocolError(
+                            f"{label} sent an unexpected message on the mesh", peer=label
+                        )
+        except MPCError as err:
+            if not self._closing:
+                self._down(err.with_context(peer=label, culprit=label))
+        except asyncio.CancelledError:
+            return
+
+    async def _frozen(self, err: MPCError) -> None:
+        self._down(err)
+
+    def _down(self, err: MPCError) -> None:
+        if self.failure is not None or self._closing:
+            return
+        self.failure = err
+        abort = abort_of(err, self.me_label)
+        for job, views in list(self.jobs.items()):
+            for view in views.values():
+                if view.peer.label == err.peer:  # that connection's reader fails the job
+                    view.deliver(PeerAbort(job, abort))
+        self._on_down(err)
+
+    @property
+    def me_label(self) -> str:
+        return Identity.party(self.me).label
+
+    async def close(self, abort: Abort | None = None) -> None:
+        """Say BYE (a stop) or ABORT (a failure) to every peer, then close every connection."""
+        self._closing = True
+        for job in list(self.jobs):
+            self.close_job(job)
+        sends = [
+            ch.abort_quietly("", abort, 0.5) if abort is not None else ch.bye_quietly("", 0.5)
+            for pid, ch in self.channels.items()
+            if pid not in self._left or abort is None
+        ]
+        if sends:
+            await asyncio.gather(*sends)
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*(ch.aclose() for ch in self.channels.values()))

@@ -53,6 +53,8 @@ class Channel:
         self.wire.peer = peer.label
         self.last_sent = time.monotonic()
         self._end: EndOfStream | None = None
+        self.pair_seed: bytes | None = None
+        """The seed only this pair of participants knows (set by the handshake), or None."""
 
     @property
     def bytes_sent(self) -> int:

@@ -3,7 +3,9 @@
 Every party listens; party i dials each party j < i and accepts each party j > i, so every pair
 has exactly one connection.  Dialing retries under the connect deadline; when the deadline passes
 the error names every party that is still missing.  Services (the coordinator, the dealer) listen
-with a cluster-only HELLO check; participants dial them with :func:`dial_service`.
+with a cluster-only HELLO check; participants dial them with :func:`dial_service`.  A serving
+cluster's mesh is built the same way once, its HELLO naming the serving session instead of a
+job (:func:`mpc_runtime.node.serve.serve_hello`).
 
 May import: config, errors, ids, deadline and the rest of the transport package.
 """
@@ -24,7 +26,14 @@ from mpc_runtime.transport.link import DelayedLink
 from mpc_runtime.transport.tls import TLSFiles
 from mpc_runtime.wire import Hello
 
-__all__ = ["build_mesh", "dial_service", "party_listener", "service_listener", "tls_files"]
+__all__ = [
+    "ReconnectableListener",
+    "build_mesh",
+    "dial_service",
+    "party_listener",
+    "service_listener",
+    "tls_files",
+]
 
 
 def tls_files(cfg: ClusterConfig, ident: Identity) -> TLSFiles:
@@ -51,12 +60,28 @@ def party_listener(cfg: ClusterConfig, me: int, hello: Hello) -> Listener:
     )
 
 
+class ReconnectableListener(Listener):
+    """A listener that admits an identity again once its earlier connection was handed out
+    (a serving coordinator: a recipient submits job after job, a restarted party comes back);
+    its owner decides what a second connection of the same identity means."""
+
+    async def next_channel(self, timeout: float | None = None) -> Channel:
+        ch = await super().next_channel(timeout)
+        self._ready.pop(ch.peer, None)
+        return ch
+
+
 def service_listener(
-    cfg: ClusterConfig, me: Identity, endpoint: Endpoint, admit: Callable[[Identity], bool]
+    cfg: ClusterConfig,
+    me: Identity,
+    endpoint: Endpoint,
+    admit: Callable[[Identity], bool],
+    *,
+    reconnect: bool = False,
 ) -> Listener:
     """The TLS listener of a service (coordinator or dealer): cluster-only HELLO, round-timeout
-    handshake bound, admitting whom ``admit`` accepts."""
-    return Listener(
+    handshake bound, admitting whom ``admit`` accepts (again and again with ``reconnect``)."""
+    return (ReconnectableListener if reconnect else Listener)(
         endpoint.listen_host,
         endpoint.port,
         ctx=tls_files(cfg, me).server(),

@@ -26,7 +26,20 @@ contribute       contributor -> coordinator          sealed packets for every pa
 batch            coordinator -> party                the next batch: ids, credentials, packets
 close            coordinator -> party                the contribution window closed
 receipt          coordinator -> contributor          accepted, or refused (code, reason)
+serve            party -> coordinator                I serve job after job over one mesh
+mesh             coordinator -> serving party        build the mesh of serving session S now
+ready            serving party -> coordinator        my mesh of session S is up
+submit           recipient -> serving coordinator    run this job spec (hash, spec, run nonce)
+offer            coordinator -> serving party        a submitted job (+ run nonces): check it
+agree            serving party -> coord, parties     I checked the offered spec (its hash)
+job_bye          serving party -> party              this job is over for me (the mesh stays)
+job_abort        any -> serving peer                 this job stops, and why (the link stays)
 ===============  ==================================  ========================================
+
+On a serving cluster the connections outlive the jobs, so a job ends with ``job_bye`` or
+``job_abort`` (CONTROL messages carrying the job id) instead of BYE or ABORT, which end the
+connection itself.  A ``job_abort`` with an empty job id reports that the sender's mesh failed.
+A serving party starts a job once every other party agreed to it over the mesh (no ``start``).
 
 May import: the standard library and :mod:`mpc_runtime.errors`.
 """
@@ -44,6 +57,7 @@ from mpc_runtime.errors import DecodeError, LocalProtocolError
 __all__ = [
     "Abort",
     "Accept",
+    "Agree",
     "Batch",
     "Close",
     "Contribute",
@@ -51,15 +65,22 @@ __all__ = [
     "Done",
     "Finished",
     "Hello",
+    "JobAbort",
+    "JobBye",
     "Join",
     "Material",
     "MaterialError",
     "MaterialReply",
+    "Mesh",
+    "Offer",
+    "Ready",
     "Received",
     "Receipt",
     "Refuse",
     "Sealed",
+    "Serve",
     "Start",
+    "Submit",
     "decode_abort",
     "decode_hello",
     "decode_op",
@@ -82,11 +103,13 @@ def short(text: object, limit: int = REASON_CHARS) -> str:
 @dataclass(frozen=True, slots=True)
 class Hello:
     """The first message on every connection: which cluster, and (on the party mesh) which job and
-    spec hash."""
+    spec hash.  ``seed``: 16 fresh random bytes per connection; the two ends XOR theirs into the
+    pair's seed, from which an input owner derives the other end's share (never logged)."""
 
     cluster: str
     job: str = ""
     spec: str = ""
+    seed: bytes = field(default=b"", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +271,87 @@ class Receipt(ControlOp):
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Serve(ControlOp):
+    """A party offers to serve job after job of this cluster over one mesh."""
+
+    op: ClassVar[str] = "serve"
+
+
+@dataclass(frozen=True, slots=True)
+class Mesh(ControlOp):
+    """Build the party mesh of serving session ``session`` now (dropping any older mesh)."""
+
+    op: ClassVar[str] = "mesh"
+    session: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ready(ControlOp):
+    """The sender's mesh of serving session ``session`` is up."""
+
+    op: ClassVar[str] = "ready"
+    session: str
+
+
+@dataclass(frozen=True, slots=True)
+class Submit(ControlOp):
+    """A recipient submits a job to a serving cluster; ``nonce``: its fresh run nonce (binds
+    the sealed outputs meant for it to this submission)."""
+
+    op: ClassVar[str] = "submit"
+    spec_hash: str
+    spec: dict[str, Any]
+    nonce: bytes = field(default=b"", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Offer(ControlOp):
+    """A submitted job offered to a serving party, which checks it as a one-job party would;
+    ``nonces``: the submitter's run nonce by label, if the job names outputs for it."""
+
+    op: ClassVar[str] = "offer"
+    spec_hash: str
+    spec: dict[str, Any]
+    nonces: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Agree(ControlOp):
+    """The party checked the offered job (spec, program, its inputs) and will run it: sent to
+    the coordinator and to every other party, which start once all agreed."""
+
+    op: ClassVar[str] = "agree"
+    spec_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobBye(ControlOp):
+    """The sender's part of the job (the message's job id) is over; the connection stays."""
+
+    op: ClassVar[str] = "job_bye"
+
+
+@dataclass(frozen=True, slots=True)
+class JobAbort(ControlOp):
+    """An ABORT of one job (the message's job id) on a connection that outlives it: the same
+    fields as :class:`Abort`."""
+
+    op: ClassVar[str] = "job_abort"
+    code: str
+    reason: str
+    culprit: str | None = None
+    op_path: str | None = None
+    round: int | None = None
+
+    @classmethod
+    def of(cls, abort: Abort) -> JobAbort:
+        return cls(abort.code, short(abort.reason), abort.culprit, abort.op_path, abort.round)
+
+    def abort(self) -> Abort:
+        return Abort(self.code, self.reason, self.culprit, self.op_path, self.round)
+
+
 _OPS: dict[str, type[ControlOp]] = {
     c.op: c
     for c in (
@@ -266,6 +370,14 @@ _OPS: dict[str, type[ControlOp]] = {
         Batch,
         Close,
         Receipt,
+        Serve,
+        Mesh,
+        Ready,
+        Submit,
+        Offer,
+        Agree,
+        JobBye,
+        JobAbort,
     )
 }
 
