@@ -1,8 +1,15 @@
 """Getting private inputs into shares, with their declared bounds; masked openings.
 
 * :func:`share_declared` - every owner of the job's input ``name`` shares it, with the encoding,
-  shape and bounds the job spec declares: **1 online round**, ``8 * (n - 1)`` bytes per element
-  per owner (a non-owner sends 0).
+  shape and bounds the job spec declares.  By default from **pairwise seeds: 0 rounds, 0 bytes**
+  (as MP-SPDZ does): each pair of parties agreed a 16-byte seed in the mesh handshake; the owner
+  derives every other party's share from the key it shares with that party
+  (:meth:`~mpc_runtime.runtime.Context.pair_keys`, fresh per job, op path and call) and keeps
+  ``x - sum(derived)``; the other party derives the same share without a message.  With
+  ``via="messages"`` (or the job's ``params.input_sharing = "messages"``) the owner sends the
+  shares instead: **1 online round**, ``8 * (n - 1)`` bytes per element per owner (a non-owner
+  sends 0).  Security: a share derived from a key only the owner and its holder know is as
+  uniform as a sent one; a coalition without the owner sees the same distribution either way.
 * :func:`share_inputs` / :func:`share_input` - the same for explicit owners, shape and bounds.
 * :func:`open_value` - every party learns the value: **1 round**, ``8 * (n - 1)`` bytes per
   element per party.  Allowed only where the session's policy allows unnamed openings (in-memory
@@ -32,8 +39,11 @@ import numpy as np
 from mpc_runtime.errors import InputError, LocalProtocolError, UnauthorizedReveal
 from mpc_runtime.runtime import ArraySpec, Context
 from mpc_runtime.sharing import additive, ring
-from mpc_runtime.sharing.prg import normalize_shape
+from mpc_runtime.sharing.prg import PRG, normalize_shape
 from protocols.types import DEFAULT_BOUND, U64, Shared, contig, describe
+
+INPUT_SHARING = ("seeds", "messages")
+"""How inputs are shared: derived from pairwise seeds (default, 0 rounds) or sent (1 round)."""
 
 __all__ = [
     "encode",
@@ -99,11 +109,14 @@ async def share_input(
     shape: Sequence[int] | int,
     frac_bits: int = 0,
     bounds: tuple[float, float] | None = None,
+    via: str | None = None,
 ) -> Shared:
-    """Owner ``owner`` secret-shares ``value`` (ignored elsewhere) to all parties: 1 round."""
+    """Owner ``owner`` secret-shares ``value`` (ignored elsewhere) to all parties: 0 rounds from
+    pairwise seeds, 1 round with ``via="messages"``."""
     ctx = ctx.scope("share_input")
     lo, hi = encoded_bounds(bounds, frac_bits)
-    got = await _share(ctx, {owner: value}, (owner,), normalize_shape(shape), frac_bits, lo, hi)
+    dims = normalize_shape(shape)
+    got = await _share(ctx, {owner: value}, (owner,), dims, frac_bits, lo, hi, via=via)
     return got[owner]
 
 
@@ -115,8 +128,10 @@ async def share_inputs(
     shape: Sequence[int] | int,
     frac_bits: int = 0,
     bounds: tuple[float, float] | None = None,
+    via: str | None = None,
 ) -> dict[int, Shared]:
-    """Every party in ``owners`` shares its own ``value`` at once: 1 round in total.
+    """Every party in ``owners`` shares its own ``value`` at once: 0 rounds from pairwise seeds,
+    1 round in total with ``via="messages"``.
 
     ``value`` is this party's input (ignored if it is not an owner); ``bounds`` are the public
     real bounds every owner's value must lie in (default ``±(2^31 - 1)`` encoded).
@@ -124,12 +139,13 @@ async def share_inputs(
     ctx = ctx.scope("share_inputs")
     lo, hi = encoded_bounds(bounds, frac_bits)
     values = {ctx.party_id: value}
-    return await _share(ctx, values, tuple(owners), normalize_shape(shape), frac_bits, lo, hi)
+    dims = normalize_shape(shape)
+    return await _share(ctx, values, tuple(owners), dims, frac_bits, lo, hi, via=via)
 
 
-async def share_declared(ctx: Context, name: str) -> dict[int, Shared]:
+async def share_declared(ctx: Context, name: str, *, via: str | None = None) -> dict[int, Shared]:
     """Every owner of the job's input ``name`` shares it with its declared encoding, shape and
-    bounds: 1 round.  Returns a Shared per owner (by party id)."""
+    bounds: 0 rounds from seeds (1 with ``via="messages"``).  Returns a Shared per owner."""
     decls = ctx.declared_inputs(name)
     if not decls:
         raise LocalProtocolError(f"the job declares no input named {name!r}")
@@ -147,7 +163,16 @@ async def share_declared(ctx: Context, name: str) -> dict[int, Shared]:
         own_bounds = (mine.lo, mine.hi)
     owners = tuple(d.party for d in decls)
     return await _share(
-        ctx, values, owners, first.shape, first.frac_bits, lo, hi, own_bounds, f"input {name!r}"
+        ctx,
+        values,
+        owners,
+        first.shape,
+        first.frac_bits,
+        lo,
+        hi,
+        own_bounds,
+        f"input {name!r}",
+        via=via,
     )
 
 
@@ -161,12 +186,19 @@ async def _share(
     hi: int,
     own_bounds: tuple[int, int] | None = None,
     what: str = "input",
+    *,
+    via: str | None = None,
 ) -> dict[int, Shared]:
     if len(set(owners)) != len(owners) or not owners:
         raise LocalProtocolError("owners must be a non-empty list of distinct party ids")
     for o in owners:
         if o not in ctx.parties:
             raise LocalProtocolError(f"owner {o} is not a party of this job")
+    via = via or str(ctx.params.get("input_sharing", "seeds"))
+    if via not in INPUT_SHARING:
+        raise LocalProtocolError(f"input sharing must be one of {', '.join(INPUT_SHARING)}")
+    if via == "seeds":
+        return _share_from_seeds(ctx, values, owners, dims, frac_bits, lo, hi, own_bounds, what)
     me = ctx.party_id
     outgoing: dict[int, U64] = {}
     mine: U64 | None = None
@@ -187,6 +219,35 @@ async def _share(
         share = mine if o == me else got[o].reshape(dims)
         if share is None:  # pragma: no cover - mine is set whenever me is an owner
             raise LocalProtocolError("missing own share")
+        out[o] = Shared(contig(share), frac_bits, lo, hi)
+    return out
+
+
+def _share_from_seeds(
+    ctx: Context,
+    values: dict[int, Any],
+    owners: tuple[int, ...],
+    dims: tuple[int, ...],
+    frac_bits: int,
+    lo: int,
+    hi: int,
+    own_bounds: tuple[int, int] | None,
+    what: str,
+) -> dict[int, Shared]:
+    """0 rounds: every share but the owner's comes from a key the owner shares with its holder."""
+    me = ctx.party_id
+    out: dict[int, Shared] = {}
+    for o in owners:
+        keys = ctx.pair_keys(o)  # every party derives, in the same order
+        if o == me:
+            olo, ohi = own_bounds or (lo, hi)
+            enc = encode(values.get(me), shape=dims, frac_bits=frac_bits, lo=olo, hi=ohi, name=what)
+            share = np.array(enc, dtype=np.uint64, order="C", copy=True).reshape(dims)
+            for p in ctx.parties:
+                if p != me:
+                    np.subtract(share, PRG(keys[p]).uint64(dims), out=share)
+        else:
+            share = contig(PRG(keys[o]).uint64(dims))
         out[o] = Shared(contig(share), frac_bits, lo, hi)
     return out
 

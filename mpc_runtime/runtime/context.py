@@ -18,6 +18,8 @@ runtime.core, runtime.arrays, runtime.ledger, runtime.reveal.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -286,6 +288,31 @@ class Context:
                 ),
             )
         return fetched.materials
+
+    def pair_keys(self, owner: int) -> dict[int, bytes]:
+        """16-byte PRG keys only ``owner`` and one other party know, fresh for this job, op path
+        and call: ``{p: key}`` for every other party p if we are the owner, else ``{owner: key}``.
+
+        Each key is HMAC-SHA256 of the pair's seed (agreed in the mesh handshake, never sent
+        again or logged) over the job id, op path, call number and owner, cut to 16 bytes.
+        Every party calls this at the same point of the program, so both ends of each pair
+        derive the same key without a message: this is what makes input sharing free.
+        """
+        s = self._s
+        k = self._next("pair-keys")
+        info = f"{s.job}\x00{self.path}\x00{k}\x00{owner}".encode()
+        peers = [p for p in self.parties if p != owner] if owner == s.me else [owner]
+        keys: dict[int, bytes] = {}
+        for p in peers:
+            seed = s.channels[p].pair_seed if p in s.channels else None
+            if seed is None:
+                raise LocalProtocolError(
+                    f"no pair seed with party {p}: share inputs by messages"
+                    ' (params input_sharing = "messages")',
+                    op_path=str(self.path),
+                )
+            keys[p] = hmac.new(seed, info, hashlib.sha256).digest()[:16]
+        return keys
 
     def _next(self, name: str) -> int:
         k = self._children.get(name, 0)

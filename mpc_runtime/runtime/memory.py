@@ -12,6 +12,7 @@ May import: ids, wire, transport (links, channels), preprocessing, runtime.*.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +70,7 @@ def memory_mesh(parties: Sequence[int]) -> dict[int, dict[int, Channel]]:
             la, lb = memory_link_pair()
             chans[a][b] = Channel(la, Identity.party(b), Identity.party(a), DEFAULT_MAX_FRAME)
             chans[b][a] = Channel(lb, Identity.party(a), Identity.party(b), DEFAULT_MAX_FRAME)
+            chans[a][b].pair_seed = chans[b][a].pair_seed = os.urandom(16)  # as TLS HELLOs
     return chans
 
 

@@ -15,7 +15,9 @@ without verifying it, only to say what is wrong with it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import os
 import ssl
 from collections.abc import Callable
 from typing import Any
@@ -44,6 +46,21 @@ MAX_BACKOFF = 0.25
 
 HelloCheck = Callable[[Identity, Hello], None]
 """Raises an MPCError if a peer's HELLO is unacceptable."""
+
+PAIR_SEED_BYTES = 16
+
+
+def _fresh(hello: Hello) -> Hello:
+    """Our HELLO for one connection: with 16 fresh random bytes toward the pair's seed."""
+    return dataclasses.replace(hello, seed=os.urandom(PAIR_SEED_BYTES))
+
+
+def pair_seed(mine: Hello, theirs: Hello) -> bytes | None:
+    """The pair's seed: the XOR of both ends' HELLO seeds (uniform if either end is honest);
+    None if the peer sent none."""
+    if len(mine.seed) != PAIR_SEED_BYTES or len(theirs.seed) != PAIR_SEED_BYTES:
+        return None
+    return bytes(a ^ b for a, b in zip(mine.seed, theirs.seed, strict=True))
 
 
 def compare_hello(mine: Hello) -> HelloCheck:
@@ -207,11 +224,13 @@ async def dial(
                     claimed=got.label,
                 )
             ch = Channel(link, got, me, max_frame_bytes, wire=link.wire)
-            await ch.send_hello(hello)
+            mine = _fresh(hello)
+            await ch.send_hello(mine)
             at_least_1s = Deadline(max(deadline.when, Deadline.after(1.0).when))
             why = _closed_reason_of(link, tls)
             theirs = await _expect_hello(ch, at_least_1s, why)
             (check or compare_hello(hello))(got, theirs)
+            ch.pair_seed = pair_seed(mine, theirs)
             return ch
         except MPCError:
             link.abort()
@@ -361,8 +380,10 @@ class Listener:
         if ident in self._ready and self._anonymous is None:
             self._refuse(addr, f"{ident.label} is already connected", link)
             return
+        mine = _fresh(self._hello)
         try:
-            await ch.send_hello(self._hello)
+            await ch.send_hello(mine)
+            ch.pair_seed = pair_seed(mine, theirs)
         except PeerLostError:
             self._refuse(addr, f"{ident.label} went away during the handshake", link)
             return

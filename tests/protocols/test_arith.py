@@ -16,37 +16,77 @@ from tests.protocols.helpers import NS, cost
 SMALL = 2**30
 
 
+@pytest.mark.parametrize("via", ["seeds", "messages"])
 @pytest.mark.parametrize("n", NS)
-async def test_share_inputs_sum_one_round(n: int) -> None:
+async def test_share_inputs_sum_rounds(n: int, via: str) -> None:
+    """From pairwise seeds: 0 rounds, 0 bytes; by messages: 1 round, 8(n-1) B per element."""
     rng = np.random.default_rng(n)
     xs = rng.integers(-SMALL, SMALL, size=(n, 7))
 
     async def prog(ctx):  # type: ignore[no-untyped-def]
-        v = await share_inputs(ctx, ctx.inputs["x"], owners=ctx.parties, shape=(7,))
+        v = await share_inputs(ctx, ctx.inputs["x"], owners=ctx.parties, shape=(7,), via=via)
         s = secure_sum(ctx, v)
         return (await open_value(ctx, s)).view(np.int64)
 
     runs = await run_memory(n, prog, inputs=[{"x": x} for x in xs])
+    one = via == "messages"
     for r in runs:
         np.testing.assert_array_equal(r.result, xs.sum(axis=0))
         c = cost(r, "main/share_inputs#0")
-        assert c.rounds == 1
-        assert c.payload_bytes_sent == 8 * (n - 1) * 7
+        assert c.rounds == int(one)
+        assert c.payload_bytes_sent == 8 * (n - 1) * 7 * one
         assert cost(r, "main/open#0").rounds == 1
-        assert r.ledger.total().rounds == 2
+        assert r.ledger.total().rounds == 1 + one
 
 
 @pytest.mark.parametrize("n", NS)
-async def test_share_input_single_owner_scalar(n: int) -> None:
+async def test_input_sharing_from_params_and_shares_uniform(n: int) -> None:
+    """``params.input_sharing`` picks the path; seeded shares differ per call and per job."""
+
     async def prog(ctx):  # type: ignore[no-untyped-def]
-        v = await share_input(ctx, ctx.inputs.get("x"), owner=n, shape=())
+        a = await share_input(ctx, ctx.inputs.get("x"), owner=1, shape=(64,))
+        b = await share_input(ctx, ctx.inputs.get("x"), owner=1, shape=(64,))
+        return a.share, b.share, ctx.ledger.total().rounds
+
+    x = np.zeros(64, dtype=np.int64)
+    for mode, rounds in (("seeds", 0), ("messages", 2)):
+        runs = await run_memory(
+            n, prog, inputs=[{"x": x}] + [{}] * (n - 1), params={"input_sharing": mode}
+        )
+        assert all(r.result[2] == rounds for r in runs)
+        for r in runs:
+            a, b = r.result[0], r.result[1]
+            assert not np.array_equal(a, b)  # a fresh key per call
+            assert len(np.unique(a)) == 64  # 64 random words: no repeats
+        total = np.sum([r.result[0] for r in runs], axis=0, dtype=np.uint64)  # wraps mod 2^64
+        assert not total.any()  # they still add up to the input (zeros)
+    again = await run_memory(n, prog, inputs=[{"x": x}] + [{}] * (n - 1))
+    assert not np.array_equal(again[1].result[0], runs[1].result[0])  # a fresh seed per mesh
+
+
+async def test_unknown_input_sharing_is_refused() -> None:
+    async def prog(ctx):  # type: ignore[no-untyped-def]
+        return await share_input(ctx, 1, owner=1, shape=())
+
+    runs = await run_memory(
+        2, prog, params={"input_sharing": "carrier-pigeon"}, return_exceptions=True
+    )
+    assert all("input sharing must be one of seeds, messages" in str(r.error) for r in runs)
+
+
+@pytest.mark.parametrize("via", ["seeds", "messages"])
+@pytest.mark.parametrize("n", NS)
+async def test_share_input_single_owner_scalar(n: int, via: str) -> None:
+    async def prog(ctx):  # type: ignore[no-untyped-def]
+        v = await share_input(ctx, ctx.inputs.get("x"), owner=n, shape=(), via=via)
         assert v.shape == ()
         return int((await open_value(ctx, v)).view(np.int64))
 
     runs = await run_memory(n, prog, inputs=[{}] * (n - 1) + [{"x": -42}])
+    one = via == "messages"
     assert [r.result for r in runs] == [-42] * n
-    assert all(cost(r, "main/share_input#0").rounds == 1 for r in runs)
-    assert cost(runs[-1], "main/share_input#0").payload_bytes_sent == 8 * (n - 1)
+    assert all(cost(r, "main/share_input#0").rounds == one for r in runs)
+    assert cost(runs[-1], "main/share_input#0").payload_bytes_sent == 8 * (n - 1) * one
     assert cost(runs[0], "main/share_input#0").payload_bytes_sent == 0
 
 
