@@ -1,20 +1,30 @@
 """Side by side with MPyC 0.11: sum, mul and lt on 3 parties, separate processes on loopback.
 
-    pip install -e '.[bench]'          # mpyc==0.11, gmpy2, matplotlib
-    python benchmarks/mpyc_compare.py  # sizes 10^4 and 10^5; --sizes / --ops to narrow
+    pip install -e '.[bench]'          # mpyc==0.11, gmpy2, matplotlib, tqdm
+    python benchmarks/mpyc_compare.py --sizes 10000   # --ops / --preprocessing dealer
 
 For every (op, size) it runs, one after the other on the same machine and in the same run:
 
-* ours: ``mpc bench --op OP --parties 3 --size S --json`` (3 ``mpc party`` processes and a
-  coordinator over mutually authenticated TLS 1.3; additive shares over Z_2^64; dealer
-  preprocessing fetched before the timed online part);
+* ours: ``mpc bench --op OP --parties 3 --size S --preprocessing ot --json`` (3 ``mpc party``
+  processes and a coordinator over mutually authenticated TLS 1.3; additive shares over
+  Z_2^64; the material made by the parties themselves by OT, or with ``--preprocessing
+  dealer`` by a separate dealer, fetched before the timed online part);
 * MPyC: 3 processes ``python benchmarks/mpyc_party.py -M3 -I<i> -B<port> --no-log``
   (Shamir shares over a prime field, ``SecInt(32)`` NumPy secure arrays, t = 1, PRSS
   randomness, no preprocessing phase).
 
-It prints both online times and the ratio (MPyC seconds / ours), and writes
-``benchmarks/results/mpyc_compare.json``.  Not part of the test suite (MPyC's lt at 10^5 takes
-minutes on 2 cores).
+It prints both online times, ours end to end (offline + online per repetition), the ratios
+(MPyC seconds / ours) and every party's peak resident memory (``ru_maxrss``: ours from
+``peak_rss_bytes_by_party``, MPyC's from each party's report), and writes
+``benchmarks/results/mpyc_compare_<preprocessing>.json`` with ``metadata`` (commit, UTC date,
+machine, CPU, cores, Python and numpy versions, load average before and after;
+:func:`mpc_runtime.cli.cmd_bench.metadata`).  Both sides run ``--repeat`` repetitions (default 5)
+and report the median, with every repetition kept for error bars.  On a terminal a progress bar
+counts the runs (:mod:`mpc_runtime.cli.progress`).  Not part of the test suite (MPyC's lt at
+10^5 takes minutes on 2 cores).
+
+May import: the standard library, ``mpc_runtime.cli`` (cmd_bench, progress), ``mpc_runtime
+.launcher``; never ``mpyc`` itself (it would parse our argv), only its version.
 """
 
 from __future__ import annotations
@@ -28,6 +38,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+from mpc_runtime.cli.cmd_bench import load_average, metadata
+from mpc_runtime.cli.progress import Progress
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -39,7 +53,7 @@ def free_port_base() -> int:
     return free_ports(1)[0]
 
 
-def run_ours(op: str, size: int, repeat: int, preprocessing: str) -> dict:
+def run_ours(op: str, size: int, repeat: int, preprocessing: str) -> dict[str, Any]:
     out = subprocess.run(
         [
             sys.executable,
@@ -63,10 +77,11 @@ def run_ours(op: str, size: int, repeat: int, preprocessing: str) -> dict:
         check=True,
         timeout=3600,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])["results"][0]
+    row: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])["results"][0]
+    return row
 
 
-def _mpyc_once(op: str, size: int, repeat: int, timeout: float) -> list[dict]:
+def _mpyc_once(op: str, size: int, repeat: int, timeout: float) -> list[dict[str, Any]]:
     """Run the 3 MPyC parties once; a party that dies makes us stop the others (MPyC would wait
     for it forever) and raise, so the caller can retry on fresh ports."""
     base = free_port_base()
@@ -111,100 +126,137 @@ def _mpyc_once(op: str, size: int, repeat: int, timeout: float) -> list[dict]:
                 p.wait()
 
 
-def run_mpyc(op: str, size: int, repeat: int, timeout: float = 900.0) -> dict:
+def run_mpyc(
+    op: str, size: int, repeat: int, timeout: float = 900.0, bar: Progress | None = None
+) -> dict[str, Any]:
     try:
         reports = _mpyc_once(op, size, repeat, timeout)
     except RuntimeError as exc:
-        print(f"  (MPyC {op} {size}: {exc}; retrying once on other ports)", flush=True)
+        line = f"  (MPyC {op} {size}: {exc}; retrying once on other ports)"
+        (bar or Progress(None, json_output=True)).write(line)
         reports = _mpyc_once(op, size, repeat, timeout)
     per_rep = [max(v) for v in zip(*(r["online_seconds"] for r in reports), strict=True)]
+    reports.sort(key=lambda r: int(r["party"]))
     return {
         "online_seconds": statistics.median(per_rep),
         "online_seconds_all": per_rep,
         "ok": all(r["ok"] for r in reports),
+        "peak_rss_bytes_by_party": [int(r.get("peak_rss_bytes", 0)) for r in reports],
+        "idle_rss_bytes_by_party": [int(r.get("idle_rss_bytes", 0)) for r in reports],
     }
 
 
+OURS_KEYS = (
+    "online_seconds",
+    "online_seconds_all",
+    "rounds",
+    "offline_seconds",
+    "offline_seconds_all",
+    "online_bytes_per_party",
+    "offline_bytes_per_party",
+    "peak_rss_bytes_by_party",
+    "idle_rss_bytes_by_party",
+    "load_average_after",
+    "verified",
+)
+
+
+def compare_one(op: str, size: int, args: argparse.Namespace, bar: Progress) -> dict[str, Any]:
+    """Ours then MPyC on (op, size); one result row."""
+    bar.describe(f"ours {op} {size}")
+    ours = run_ours(op, size, args.repeat, args.preprocessing)
+    bar.update(1)
+    bar.describe(f"MPyC {op} {size}")
+    t0 = time.perf_counter()
+    theirs = run_mpyc(op, size, args.mpyc_repeat or args.repeat, bar=bar)
+    wall = time.perf_counter() - t0
+    bar.update(1)
+    e2e_all = [
+        a + b for a, b in zip(ours["online_seconds_all"], ours["offline_seconds_all"], strict=True)
+    ]
+    e2e = statistics.median(e2e_all)
+    return {
+        "op": op,
+        "size": size,
+        "parties": 3,
+        "ours": {k: ours[k] for k in OURS_KEYS if k in ours},
+        "ours_end_to_end_seconds": e2e,
+        "ours_end_to_end_seconds_all": e2e_all,
+        "mpyc": {**theirs, "wall_seconds": wall, "load_average_after": load_average()},
+        "ratio_mpyc_over_ours": theirs["online_seconds"] / ours["online_seconds"],
+        "ratio_mpyc_over_ours_end_to_end": theirs["online_seconds"] / e2e,
+    }
+
+
+def _mib(values: list[int]) -> str:
+    lo, hi = min(values) / 2**20, max(values) / 2**20
+    return f"{lo:.0f}" if round(lo) == round(hi) else f"{lo:.0f}-{hi:.0f}"
+
+
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--ops", default="sum,mul,lt")
     ap.add_argument("--sizes", default="10000,100000")
-    ap.add_argument("--repeat", type=int, default=3, help="repetitions of ours (MPyC: 1)")
+    ap.add_argument("--repeat", type=int, default=5, help="repetitions (median; default 5)")
+    ap.add_argument("--mpyc-repeat", type=int, help="MPyC's repetitions (default: --repeat)")
     ap.add_argument(
         "--preprocessing",
         choices=("ot", "dealer"),
-        default="dealer",
-        help="ours with OT (no third party, like MPyC) or with a separate dealer",
+        default="ot",
+        help="ours with OT (no third party, like MPyC; default) or with a separate dealer",
     )
-    ap.add_argument("--out", default=str(RESULTS / "mpyc_compare.json"))
+    ap.add_argument("--out", help="default: benchmarks/results/mpyc_compare_<preprocessing>.json")
     args = ap.parse_args()
     from importlib.metadata import version  # importing mpyc would parse our argv as its own
 
     mpyc_version = version("mpyc")
-
+    out = Path(args.out or RESULTS / f"mpyc_compare_{args.preprocessing}.json")
+    meta = metadata()
     rows = []
-    print(
-        f"{'op':<4} {'size':>7} {'ours online':>11} {'ours e2e':>9} {'MPyC s':>9}"
-        f" {'online x':>9} {'e2e x':>7}  checks",
-        flush=True,
-    )
-    for size in (int(s) for s in args.sizes.split(",")):
-        for op in args.ops.split(","):
-            ours = run_ours(op, size, args.repeat, args.preprocessing)
-            t0 = time.perf_counter()
-            theirs = run_mpyc(op, size, 1)
-            wall = time.perf_counter() - t0
-            ratio = theirs["online_seconds"] / ours["online_seconds"]
-            e2e = ours["online_seconds"] + ours["offline_seconds"]
-            ratio_e2e = theirs["online_seconds"] / e2e
-            rows.append(
-                {
-                    "op": op,
-                    "size": size,
-                    "parties": 3,
-                    "ours": {
-                        k: ours[k]
-                        for k in (
-                            "online_seconds",
-                            "online_seconds_all",
-                            "rounds",
-                            "offline_seconds",
-                            "online_bytes_per_party",
-                            "offline_bytes_per_party",
-                            "peak_rss_bytes_by_party",
-                            "idle_rss_bytes_by_party",
-                            "verified",
-                        )
-                    },
-                    "ours_end_to_end_seconds": e2e,
-                    "mpyc": {**theirs, "wall_seconds": wall},
-                    "ratio_mpyc_over_ours": ratio,
-                    "ratio_mpyc_over_ours_end_to_end": ratio_e2e,
-                }
-            )
-            print(
-                f"{op:<4} {size:>7} {ours['online_seconds']:>11.4f} {e2e:>9.4f}"
-                f" {theirs['online_seconds']:>9.4f} {ratio:>8.1f}x {ratio_e2e:>6.1f}x"
-                f"  ours={ours['verified']} mpyc={theirs['ok']}",
-                flush=True,
-            )
+    sizes = [int(s) for s in args.sizes.split(",")]
+    ops = args.ops.split(",")
+    with Progress(2 * len(sizes) * len(ops), "mpyc compare", unit="run") as bar:
+        bar.write(
+            f"{'op':<4} {'size':>7} {'ours online':>11} {'ours e2e':>9} {'MPyC s':>9}"
+            f" {'online x':>9} {'e2e x':>7} {'ours MiB':>9} {'MPyC MiB':>9}  checks"
+        )
+        for size in sizes:
+            for op in ops:
+                row = compare_one(op, size, args, bar)
+                rows.append(row)
+                ours, theirs = row["ours"], row["mpyc"]
+                bar.write(
+                    f"{op:<4} {size:>7} {ours['online_seconds']:>11.4f}"
+                    f" {row['ours_end_to_end_seconds']:>9.4f} {theirs['online_seconds']:>9.4f}"
+                    f" {row['ratio_mpyc_over_ours']:>8.1f}x"
+                    f" {row['ratio_mpyc_over_ours_end_to_end']:>6.1f}x"
+                    f" {_mib(ours['peak_rss_bytes_by_party']):>9}"
+                    f" {_mib(theirs['peak_rss_bytes_by_party']):>9}"
+                    f"  ours={ours['verified']} mpyc={theirs['ok']}"
+                )
+    meta["load_average_end"] = load_average()
     doc = {
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
         },
+        "metadata": meta,
         "mpyc_version": mpyc_version,
         "mpyc_mode": "SecInt(32) NumPy secure arrays (secint.array), -M3, t=1, PRSS",
         "ours_mode": f"64-bit ring, additive n-of-n, {args.preprocessing} preprocessing"
         " (offline, reported separately and in the end-to-end column)",
-        "timing": "online seconds: slowest party, median of repetitions (MPyC: one repetition);"
-        " end to end: ours online + offline (MPyC has no offline phase)",
+        "preprocessing": args.preprocessing,
+        "repeat": args.repeat,
+        "timing": "online seconds: slowest party, median of repetitions; end to end: ours"
+        " online + offline per repetition, median (MPyC has no offline phase)",
+        "memory": "peak_rss_bytes_by_party: each party's ru_maxrss at the end of its run"
+        " (ours: the whole job, offline included; MPyC: the whole run)",
         "results": rows,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(doc, indent=1))
-    print(f"wrote {args.out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=1))
+    print(f"wrote {out}")
     return 0
 
 

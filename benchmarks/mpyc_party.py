@@ -6,7 +6,9 @@ environment: ``BENCH_OP`` (sum | mul | lt), ``BENCH_SIZE``, ``BENCH_SEED`` (publ
 ``mpc.np_*``), its fastest vector path, with 32-bit ``SecInt``.  Prints one JSON line:
 the online seconds per repetition (time from the operation to its result shares being ready,
 i.e. ``await mpc.gather`` of the result; MPyC has no separate offline phase: its randomness
-comes from PRSS online) and a checksum of the opened result that party 0 checks against numpy.
+comes from PRSS online) and a checksum of the opened result that party 0 checks against numpy,
+and its resident memory like ``mpc bench``: ``idle_rss_bytes`` once connected (after
+``mpc.start()``, before the test data) and ``peak_rss_bytes`` at the end (``ru_maxrss``).
 
 The test data is public (derived from BENCH_SEED); numpy's generator makes test data only.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import time
 
 import numpy as np
@@ -27,6 +30,11 @@ def data(seed: int, party: int, size: int, op: str) -> np.ndarray:
     return rng.integers(-(1 << bits), 1 << bits, size=size, dtype=np.int64)
 
 
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory so far (Linux ``ru_maxrss`` is in KiB)."""
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
 async def main() -> None:
     op = os.environ["BENCH_OP"]
     size = int(os.environ["BENCH_SIZE"])
@@ -34,6 +42,7 @@ async def main() -> None:
     repeat = int(os.environ.get("BENCH_REPEAT", "1"))
     secint = mpc.SecInt(32)
     await mpc.start()
+    idle = peak_rss_bytes()
     me = mpc.pid
     m = len(mpc.parties)
     senders = list(range(m)) if op == "sum" else [0, 1]
@@ -68,7 +77,16 @@ async def main() -> None:
             want = (want_parts[0] < want_parts[1]).astype(np.int64)
         ok = ok and bool(np.array_equal(np.asarray(out, dtype=np.int64), want))
     await mpc.shutdown()
-    print(json.dumps({"party": me, "op": op, "size": size, "online_seconds": times, "ok": ok}))
+    report = {
+        "party": me,
+        "op": op,
+        "size": size,
+        "online_seconds": times,
+        "ok": ok,
+        "idle_rss_bytes": idle,
+        "peak_rss_bytes": peak_rss_bytes(),
+    }
+    print(json.dumps(report))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@ calls; base OTs are set up first and timed apart.  The material is reconstructed
 after timing.  Printed per run: generation seconds (slowest party), items per second, rounds,
 and bytes per item per ordered pair -- measured (wire bytes incl. framing, and payload bytes)
 next to the model of :mod:`mpc_runtime.preprocessing.ot.engine` (payload only).
+``--json`` prints ``{"metadata": ..., "results": [...]}`` (commit, UTC date, machine, CPU,
+cores, Python and numpy versions, load average: :func:`mpc_runtime.cli.cmd_bench.metadata`);
+without it, on a terminal, a progress bar counts the runs (:mod:`mpc_runtime.cli.progress`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mpc_runtime.cli.cmd_bench import load_average, metadata  # noqa: E402
+from mpc_runtime.cli.progress import track  # noqa: E402
 from mpc_runtime.preprocessing.ot import OTEngine  # noqa: E402
 from mpc_runtime.preprocessing.ot.dabits import EDABIT_PLAN, trunc_plan  # noqa: E402
 from mpc_runtime.preprocessing.ot.engine import DEFAULT_CHUNK_OTS  # noqa: E402
@@ -122,13 +127,15 @@ def main() -> int:
     ap.add_argument("--frac-bits", type=int, default=16)
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = ap.parse_args()
+    meta = metadata()
+    runs = [(n, kind) for n in args.parties for kind in args.kind]
     rows = [
         asyncio.run(run(n, kind, args.count, args.frac_bits))
-        for n in args.parties
-        for kind in args.kind
+        for n, kind in track(runs, "ot throughput", unit="run", json_output=args.json)
     ]
+    meta["load_average_end"] = load_average()
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps({"metadata": meta, "results": rows}, indent=2))
         return 0 if all(r["ok"] for r in rows) else 1
     head = (
         f"{'n':>2} {'kind':<8} {'count':>9} {'setup s':>8} {'gen s':>7} {'items/s':>11}"
@@ -142,6 +149,7 @@ def main() -> int:
             f" {r['bytes_per_item_pair']:>11.3f} {r['payload_per_item_pair']:>9.3f}"
             f" {r['model_per_item_pair']:>9.3f} {'yes' if r['ok'] else 'NO'}"
         )
+    print(f"measured at {meta['commit']} on {meta['machine']} ({meta['date_utc']})")
     return 0 if all(r["ok"] for r in rows) else 1
 
 

@@ -4,7 +4,8 @@
 
 Writes ``benchmarks/results/profile-<op>-<n>p-<size>.prof`` and prints the top functions by
 cumulative and by internal time.  Note the whole party process is profiled (TLS handshakes,
-setup and the reveal too); the timed online part is under ``protocols.bench:_run_op``.
+setup and the reveal too); the timed online part is under ``protocols.bench:_run_op``.  On a
+terminal a progress bar counts the repetitions party 1 finishes (:mod:`mpc_runtime.cli.progress`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,33 @@ import pstats
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+from mpc_runtime.cli.progress import Progress
+
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def run_profiled(cmd: list[str], work: Path, repeat: int, timeout: float) -> tuple[int, str, str]:
+    """Run party 1 under cProfile with its output in files; a bar counts its repetitions."""
+    from protocols.bench import PROGRESS_MARK
+
+    out, err = work / "party-1-profiled.out", work / "party-1-profiled.err"
+    deadline = time.monotonic() + timeout
+    with out.open("wb") as o, err.open("wb") as e:
+        proc = subprocess.Popen(cmd, stdout=o, stderr=e, stdin=subprocess.DEVNULL, cwd=work)
+    seen = 0
+    with Progress(repeat, "profile party 1", unit="rep") as bar:
+        while proc.poll() is None and time.monotonic() < deadline:
+            done = min(repeat, err.read_text(errors="replace").count(PROGRESS_MARK))
+            bar.update(done - seen)
+            seen = done
+            time.sleep(0.5)
+    if proc.poll() is None:
+        proc.kill()
+    code = proc.wait()
+    return code, out.read_text(errors="replace"), err.read_text(errors="replace")
 
 
 def main() -> int:
@@ -63,14 +88,12 @@ def main() -> int:
             str(spec),
             "--json",
         ]
-        out = subprocess.run(
-            cmd, check=False, capture_output=True, text=True, cwd=work, timeout=600
-        )
+        code, stdout, stderr = run_profiled(cmd, work, args.repeat, 600)
         codes = c.wait(120)
-        if out.returncode != 0 or any(codes.values()):
-            print(out.stderr[-2000:], codes)
+        if code != 0 or any(codes.values()):
+            print(stderr[-2000:], codes)
             return 1
-    rep = json.loads([x for x in out.stdout.splitlines() if x.startswith("{")][-1])
+    rep = json.loads([x for x in stdout.splitlines() if x.startswith("{")][-1])
     print("party 1 online seconds:", rep["outputs"]["bench"]["online_seconds"])
     st = pstats.Stats(str(prof))
     st.sort_stats("cumulative").print_stats(args.top)

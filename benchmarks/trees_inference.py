@@ -61,11 +61,14 @@ def _args() -> argparse.Namespace:
 
 def _measure(args: argparse.Namespace, flat: Any, X: np.ndarray, batch: np.ndarray) -> Any:
     """Run the session; party 1's timings, ledger path of the last batch and its margins."""
+    from mpc_runtime.cli.progress import Progress
     from mpc_runtime.runtime.memory import run_memory
     from protocols.io import open_value
     from protocols.trees import predict, share_model, share_queries
 
     n, d, f, public = args.parties, args.depth, X.shape[1], not args.hidden
+    steps = args.repeat + 1 + max(args.batches, 1)
+    bar = Progress(steps, "trees predict", unit="call", json_output=args.json)  # a terminal only
 
     async def prog(ctx: Any) -> dict[str, Any]:
         owner_model = flat if ctx.party_id == 1 else None
@@ -81,6 +84,8 @@ def _measure(args: argparse.Namespace, flat: Any, X: np.ndarray, batch: np.ndarr
             margin = await predict(ctx, ms, qs, depth=d, public_features=public)
             elapsed = time.perf_counter() - t0
             calls += 1
+            if ctx.party_id == 1:
+                bar.update(1)
             return elapsed, margin, f"{ctx.path}/trees_predict#{calls - 1}"
 
         out: dict[str, Any] = {"single": [], "batches": []}
@@ -94,7 +99,8 @@ def _measure(args: argparse.Namespace, flat: Any, X: np.ndarray, batch: np.ndarr
         out["margin"] = (await open_value(ctx, margin)).view(np.int64) / 2.0**margin.frac_bits
         return out
 
-    return asyncio.run(run_memory(n, prog, round_timeout=120))[0]
+    with bar:
+        return asyncio.run(run_memory(n, prog, round_timeout=120))[0]
 
 
 def main() -> int:

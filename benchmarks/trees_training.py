@@ -56,6 +56,7 @@ def _layout(args: argparse.Namespace) -> Any:
 
 
 def _train(args: argparse.Namespace, X: np.ndarray, y: np.ndarray) -> Any:
+    from mpc_runtime.cli.progress import Progress
     from mpc_runtime.runtime import memory
     from protocols.io import open_value
     from protocols.trees import training
@@ -65,6 +66,8 @@ def _train(args: argparse.Namespace, X: np.ndarray, y: np.ndarray) -> Any:
     params = training.TrainParams(
         n_trees=args.trees, max_depth=args.depth, max_bin=args.max_bin, mode=args.mode
     )
+
+    bar = Progress(args.trees, "trees trained", unit="tree", json_output=args.json)  # a terminal
 
     async def prog(ctx: Any) -> dict[str, Any]:
         me = ctx.party_id
@@ -81,12 +84,15 @@ def _train(args: argparse.Namespace, X: np.ndarray, y: np.ndarray) -> Any:
             t1 = time.perf_counter()
             st.trees.append(await training.grow_tree(ctx, st))
             out["trees"].append(time.perf_counter() - t1)
+            if me == 1:
+                bar.update(1)
         arrays = await training.model_arrays(ctx, st)
         out["model"] = [(await open_value(ctx, v)).view(np.int64) for v in arrays]
         out["frac_bits"] = st.frac_bits
         return out
 
-    return asyncio.run(memory.run_memory(args.parties, prog, round_timeout=600))[0]
+    with bar:
+        return asyncio.run(memory.run_memory(args.parties, prog, round_timeout=600))[0]
 
 
 def main() -> int:

@@ -17,8 +17,8 @@ What each op times (the *online* phase only) and its rounds:
 ====== ============================================================= ======
 op     online part                                                    rounds
 ====== ============================================================= ======
-input  party 1 secret-shares a vector of ``size`` (``share_input``)        1
-sum    every party shares its vector, then the local ``secure_sum``        1
+input  party 1 secret-shares a vector of ``size`` (``share_input``)        0
+sum    every party shares its vector, then the local ``secure_sum``        0
 mul    Beaver ``mul`` of two shared vectors (from parties 1 and 2)         1
 lt     ``lt`` of two shared vectors (the tree protocol)                   8
 eq     ``eq`` of two shared vectors (about 1/8 of the pairs are equal)    8
@@ -40,7 +40,10 @@ revealed to party 1 only) and compares it with numpy.
 
 Every party puts ``ctx.outputs["bench"]``: its online and offline seconds per repetition, the
 online rounds, messages and bytes it sent/received in the timed part, the offline (dealer)
-bytes it received, and on party 1 ``verified``.
+bytes it received, its idle and peak resident memory, and on party 1 ``verified``.
+
+Progress: after each repetition party 1 writes one line ``PROGRESS_MARK k/repeat`` to its
+stderr (counts only), which ``mpc bench`` reads to advance its progress bar.
 
 May import: numpy, ``mpc_runtime.runtime``, ``mpc_runtime.sharing``, ``mpc_runtime.errors``.
 """
@@ -48,6 +51,7 @@ May import: numpy, ``mpc_runtime.runtime``, ``mpc_runtime.sharing``, ``mpc_runti
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -82,13 +86,23 @@ CHECK_HEAD = 4
 VALUE_BITS = 31
 """Operands are uniform in [-2^31, 2^31) (products fit the signed 64-bit ring exactly)."""
 BOUNDS = (-(2**VALUE_BITS), 2**VALUE_BITS - 1)
+PROGRESS_MARK = "mpc-bench: repetition done"
+"""What party 1 writes to stderr after each repetition (``mpc bench`` counts these lines)."""
+
+
+def mark_progress(ctx: Context, done: int, repeat: int) -> None:
+    """Party 1 marks a finished repetition on its stderr (a count, never a value)."""
+    if ctx.party_id == 1:
+        print(f"{PROGRESS_MARK} {done}/{repeat}", file=sys.stderr, flush=True)
 
 
 def expected_rounds(op: str, size: int) -> int:
     """Online rounds of the timed part of ``op`` on ``size`` elements."""
     if op in MATERIAL_OPS:
         return 0
-    if op in ("input", "sum", "mul"):
+    if op in ("input", "sum"):
+        return 0  # inputs are shared from pairwise seeds
+    if op == "mul":
         return 1
     if op in COMPARE_OPS:
         return compare.rounds(COMPARE_OPS[op][1])
@@ -307,6 +321,7 @@ async def _material_bench(ctx: Context, op: str, size: int, repeat: int) -> dict
         (comps, mats) = queue[0]
         ok = await _check_material(rep, comps[0].kind, mats[0])
         verified = verified and ok is not False
+        mark_progress(ctx, r + 1, repeat)
     report: dict[str, Any] = {
         "op": op,
         "size": size,
@@ -382,6 +397,7 @@ async def _bench(ctx: Context) -> None:
         # Nobody fetches the next repetition's material (the dealer makes it meanwhile) while a
         # slower party is still timing this one.
         await rep.scope("done").broadcast(np.zeros(1, dtype=np.uint64))
+        mark_progress(ctx, r + 1, repeat)
     # A checksum is a ring value mod 2^64 by design: declared over the whole ring.
     total = Shared(np.concatenate(sums), 0, RING_MIN, RING_MAX)
     got = await ctx.reveal("checksum", total, to=["party:1"])
@@ -407,6 +423,7 @@ async def _bench(ctx: Context) -> None:
 __all__ = [
     "COMPARE_OPS",
     "OPS",
+    "PROGRESS_MARK",
     "Prefetched",
     "bench_job",
     "expected_result",

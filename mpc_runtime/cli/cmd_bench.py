@@ -12,9 +12,19 @@ running ``protocols.bench:bench_job`` on public random test data, and prints one
   call (material is prefetched and not in it), the median over repetitions; elements/second;
 * with ``--latency-ms L``: ``rounds x L``, the floor the simulated latency adds to every round.
 
-``--json`` prints one JSON object instead.  Party 1 checks every result against numpy (the test
+``--size`` may be repeated: every op runs at every size (a fresh cluster each).  ``--json``
+prints one JSON object instead: ``results`` (one row per op and size, each with every party's
+peak and idle resident memory, ``peak_rss_bytes_by_party`` / ``idle_rss_bytes_by_party``),
+``machine`` and ``metadata`` (:func:`metadata`: the commit, with ``-dirty`` when the work tree
+has uncommitted changes, the UTC date, host, CPU model, cores, Python and numpy versions and the
+load average before and after).  On a terminal (not with ``--json``, not under ``CI``) a progress
+bar counts the repetitions of ops x sizes as party 1 finishes them
+(:mod:`mpc_runtime.cli.progress`; party 1 marks each one on its stderr,
+:data:`protocols.bench.PROGRESS_MARK`).  Party 1 checks every result against numpy (the test
 data comes from a public seed), and the command fails if a check fails.  The protocol logic is
 in :mod:`protocols.bench`; this module only starts processes and prints.
+
+May import: cli.output, cli.progress, errors, launcher, numpy (lazily), protocols.bench (lazily).
 """
 
 from __future__ import annotations
@@ -25,11 +35,16 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from mpc_runtime.cli.output import info, result
+from mpc_runtime.cli.progress import Progress
 
 OPS = (
     "input",
@@ -76,7 +91,12 @@ def register(sub: Any) -> None:
         help="operation to benchmark; repeat the flag for several",
     )
     p.add_argument("--parties", type=int, default=3, help="number of parties (default 3)")
-    p.add_argument("--size", type=int, default=10_000, help="elements per operand (default 10^4)")
+    p.add_argument(
+        "--size",
+        type=int,
+        action="append",
+        help="elements per operand (default 10^4); repeat the flag for several sizes",
+    )
     p.add_argument(
         "--latency-ms", type=float, default=0.0, help="simulated one-way latency per message"
     )
@@ -103,30 +123,129 @@ def machine() -> dict[str, Any]:
     }
 
 
+REPO = Path(__file__).resolve().parents[2]
+"""The source tree this module runs from (a git work tree in a development install)."""
+
+
+def _git(*args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, GIT_OPTIONAL_LOCKS="0")  # read-only: never refresh the index file
+    return subprocess.run(
+        ["git", "-C", str(REPO), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env=env,
+    )
+
+
+def git_commit() -> str:
+    """``git rev-parse --short HEAD`` of this source tree, ``-dirty`` if tracked files differ
+    from HEAD; ``unknown`` outside a git work tree (an installed wheel) or without git."""
+    try:
+        top = _git("rev-parse", "--show-toplevel")
+        if top.returncode != 0 or Path(top.stdout.strip()).resolve() != REPO:
+            return "unknown"
+        head = _git("rev-parse", "--short", "HEAD")
+        if head.returncode != 0:
+            return "unknown"
+        dirty = _git("diff", "--quiet", "HEAD", "--").returncode == 1
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def cpu_model(cpuinfo: str | None = None) -> str:
+    """The CPU's ``model name`` from /proc/cpuinfo (``platform.processor()`` elsewhere)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            cpuinfo = ""
+    for line in cpuinfo.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() in ("model name", "Model", "cpu model"):
+            return value.strip()
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def load_average() -> list[float]:
+    """The 1-, 5- and 15-minute load averages (empty where the OS has none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def metadata() -> dict[str, Any]:
+    """What a result was measured on, for result JSONs and plot footers: commit, UTC date,
+    host, CPU model, cores, Python and numpy versions, and the load average now."""
+    import numpy
+
+    return {
+        "commit": git_commit(),
+        "date_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": platform.node(),
+        "cpu_model": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "load_average": load_average(),
+    }
+
+
 def _check_args(args: argparse.Namespace) -> None:
     from mpc_runtime.errors import UsageError
 
     if not 2 <= args.parties <= 32:
         raise UsageError("--parties must be between 2 and 32")
-    if args.size < 1 or args.repeat < 1 or args.seed < 0:
+    if min(args.size) < 1 or args.repeat < 1 or args.seed < 0:
         raise UsageError("--size and --repeat must be >= 1, --seed >= 0")
-    if "argmax" in args.op and not 2 <= args.size <= 2048:
+    if "argmax" in args.op and not all(2 <= s <= 2048 for s in args.size):
         raise UsageError("argmax: --size must be in [2, 2048] (its cost grows as size^2)")
     if not 0 <= args.latency_ms <= 10_000:
         raise UsageError("--latency-ms must be in [0, 10000]")
 
 
-def run_one(args: argparse.Namespace, op: str) -> dict[str, Any]:
-    """Run one op on a fresh local cluster; the aggregated numbers as a dict."""
+def _wait(cluster: Any, timeout: float, bar: Progress, repeat: int) -> dict[str, int]:
+    """``cluster.wait``; with a bar drawn, advance it as party 1 marks finished repetitions."""
+    if not bar.active:
+        return dict(cluster.wait(timeout))
+    from protocols.bench import PROGRESS_MARK
+
+    deadline = time.monotonic() + timeout
+    first = next(p for p in cluster.procs if p.label == "party:1")
+    seen = 0
+    while time.monotonic() < deadline:
+        running = first.popen.poll() is None
+        done = min(repeat, first.stderr.count(PROGRESS_MARK))
+        bar.update(done - seen)
+        seen = done
+        if not running:
+            break
+        time.sleep(0.25)
+    codes = dict(cluster.wait(max(0.1, deadline - time.monotonic())))
+    bar.update(repeat - seen)
+    return codes
+
+
+def run_one(
+    args: argparse.Namespace, op: str, size: int | None = None, bar: Progress | None = None
+) -> dict[str, Any]:
+    """Run one op at one size (default: the first ``--size``) on a fresh local cluster; the
+    aggregated numbers as a dict."""
     from mpc_runtime.errors import MPCError
     from mpc_runtime.launcher import LocalCluster, first_error_line
 
     n = args.parties
+    size = args.size[0] if size is None else size
+    bar = bar or Progress(None, json_output=True)  # a no-op
     work = Path(tempfile.mkdtemp(prefix=f"mpc-bench-{op}-"))
     names = [f"p{i}" for i in range(1, n + 1)]
     dealer = args.preprocessing == "dealer"
     try:
-        round_timeout = max(30.0, args.size / 20_000 + 8 * args.latency_ms / 1000)
+        round_timeout = max(30.0, size / 20_000 + 8 * args.latency_ms / 1000)
         with LocalCluster(
             work,
             names,
@@ -143,7 +262,7 @@ def run_one(args: argparse.Namespace, op: str) -> dict[str, Any]:
                     "program": "protocols.bench:bench_job",
                     "params": {
                         "op": op,
-                        "size": args.size,
+                        "size": size,
                         "repeat": args.repeat,
                         "seed": args.seed,
                     },
@@ -156,12 +275,14 @@ def run_one(args: argparse.Namespace, op: str) -> dict[str, Any]:
                 cluster.start_dealer()
             for pid in range(1, n + 1):
                 cluster.start_party(pid, spec, extra=["--json"])
-            codes = cluster.wait(args.timeout)
+            codes = _wait(cluster, args.timeout, bar, args.repeat)
             failed = {k: c for k, c in codes.items() if c != 0}
             if failed:
                 for p in cluster.procs:
                     if p.label in failed:
-                        info(f"{p.label} exited {failed[p.label]}: {first_error_line(p.stderr)}")
+                        _note(
+                            bar, f"{p.label} exited {failed[p.label]}: {first_error_line(p.stderr)}"
+                        )
                 raise MPCError(f"bench {op} failed: {', '.join(sorted(failed))} exited non-zero")
             reports = []
             for p in cluster.procs:
@@ -170,10 +291,20 @@ def run_one(args: argparse.Namespace, op: str) -> dict[str, Any]:
                     reports.append(json.loads(line)["outputs"]["bench"])
     finally:
         if args.keep:
-            info(f"bench {op}: work directory kept at {work}")
+            _note(bar, f"bench {op}: work directory kept at {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    return aggregate(reports, args.latency_ms)
+    row = aggregate(reports, args.latency_ms)
+    row["load_average_after"] = load_average()
+    return row
+
+
+def _note(bar: Progress, msg: str) -> None:
+    """A diagnostic line on stderr (``mpc: ...``) that does not break a drawn bar."""
+    if bar.active:
+        bar.write(f"mpc: {msg}", file=sys.stderr)
+    else:
+        info(msg)
 
 
 def aggregate(reports: list[dict[str, Any]], latency_ms: float) -> dict[str, Any]:
@@ -212,6 +343,7 @@ def aggregate(reports: list[dict[str, Any]], latency_ms: float) -> dict[str, Any
         "online_seconds_min": min(per_rep_online),
         "online_seconds_all": per_rep_online,
         "offline_seconds": statistics.median(per_rep_offline),
+        "offline_seconds_all": per_rep_offline,
         "offline_elements_per_second": first["size"] / statistics.median(per_rep_offline)
         if statistics.median(per_rep_offline) > 0
         else None,
@@ -239,12 +371,16 @@ def _fmt_bytes(b: float) -> str:
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     r0 = rows[0]
+    sizes = list(dict.fromkeys(r["size"] for r in rows))
+    several = len(sizes) > 1
+    what = f"sizes {', '.join(map(str, sizes))}" if several else f"size {r0['size']}"
     result(
-        f"mpc bench: {r0['parties']} parties, size {r0['size']}, repeat {r0['repeat']},"
+        f"mpc bench: {r0['parties']} parties, {what}, repeat {r0['repeat']},"
         f" simulated latency {r0['latency_ms']:g} ms; TLS 1.3 on loopback, one process per party"
     )
     head = (
-        f"{'op':<11} {'rounds':>6} {'formula':>7} {'msgs/party':>10} {'online B/party':>14}"
+        (f"{'size':>9} " if several else "")
+        + f"{'op':<11} {'rounds':>6} {'formula':>7} {'msgs/party':>10} {'online B/party':>14}"
         f" {'offline B/party':>15} {'online s':>9} {'offline s':>9} {'elem/s':>11}"
         f" {'offline elem/s':>14}"
     )
@@ -253,7 +389,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     result(head)
     for r in rows:
         line = (
-            f"{r['op']:<11} {r['rounds']:>6} {r['expected_rounds']:>7}"
+            (f"{r['size']:>9} " if several else "")
+            + f"{r['op']:<11} {r['rounds']:>6} {r['expected_rounds']:>7}"
             f" {r['messages_per_party']:>10}"
             f" {_fmt_bytes(r['online_bytes_per_party']):>14}"
             f" {_fmt_bytes(r['offline_bytes_per_party']):>15}"
@@ -271,15 +408,23 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.size = list(dict.fromkeys(args.size or [10_000]))
     _check_args(args)
     ops = list(dict.fromkeys(args.op))
+    meta = metadata()
     rows = []
-    for op in ops:
-        if not args.json:
-            info(f"bench {op}: starting a coordinator and {args.parties} parties")
-        rows.append(run_one(args, op))
+    total = len(ops) * len(args.size) * args.repeat
+    with Progress(total, "mpc bench", unit="rep", json_output=args.json) as bar:
+        for op in ops:
+            for size in args.size:
+                bar.describe(f"bench {op} {size}")
+                if not args.json:
+                    _note(bar, f"bench {op} size {size}: a coordinator and {args.parties} parties")
+                rows.append(run_one(args, op, size, bar))
+    meta["load_average_end"] = load_average()
     if args.json:
-        result(json.dumps({"machine": machine(), "results": rows}))
+        result(json.dumps({"machine": machine(), "metadata": meta, "results": rows}))
     else:
         print_table(rows)
+        result(f"measured at {meta['commit']} on {meta['machine']} ({meta['date_utc']})")
     return 0

@@ -8,7 +8,7 @@ that die mid-upload get a connection of their own that is cut in the middle of a
 prints the result, checks it against numpy over the valid contributions, says what was checked
 inside MPC, the invalid/dropped counts, the time per phase, and the compute parties' peak memory.
 
-May import: cli.output, config, contributor, errors, jobs, launcher (lazily).
+May import: cli.output, cli.progress, config, contributor, errors, jobs, launcher (lazily).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from mpc_runtime.cli.output import info, plural, result
+from mpc_runtime.cli.output import demo_failure, info, plural, result
+from mpc_runtime.cli.progress import Progress
 
 __all__ = ["add_budget", "add_contrib_args", "register_fl", "run_auction", "run_fl", "run_vote"]
 
@@ -105,7 +106,9 @@ async def _load(cfg: Any, spec: Any, work: Any, tokens: list[bytes], conns: int)
     prepared = time.monotonic() - t0
     send = [op for op, d in zip(ops, work.dropped, strict=True) if not d]
     drop = [op for op, d in zip(ops, work.dropped, strict=True) if d]
-    report = await submit_many(who, send, connections=conns, drop=drop)
+    with Progress(len(send), "submissions", unit="sub") as bar:  # a terminal only
+        step = bar.callback(lambda r: r.accepted, "accepted")
+        report = await submit_many(who, send, connections=conns, drop=drop, on_result=step)
     return prepared, report
 
 
@@ -132,7 +135,6 @@ def _party_reports(cluster: Any) -> list[dict[str, Any]]:
 
 def _run(args: argparse.Namespace, job: _Job, work: Any) -> dict[str, Any]:
     """Run the cluster and the load generator; returns the recipient's outputs and timings."""
-    from mpc_runtime.cli.cmd_demo import _failure
     from mpc_runtime.jobs.contrib import make_tokens, write_eligible
     from mpc_runtime.jobs.spec import load_spec
     from mpc_runtime.launcher import LocalCluster
@@ -171,7 +173,7 @@ def _run(args: argparse.Namespace, job: _Job, work: Any) -> dict[str, Any]:
             done = time.monotonic()
             codes = cluster.wait(args.timeout)
             if any(c != 0 for c in codes.values()):
-                raise _failure(cluster, codes, [])
+                raise demo_failure(cluster, codes, [])
             lines = [x for x in recipient.stdout.splitlines() if x.startswith("{")]
             outputs = json.loads(lines[-1])["outputs"]
             return {

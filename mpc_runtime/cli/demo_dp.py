@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from mpc_runtime.cli.output import info, result
+from mpc_runtime.cli.output import demo_failure, info, result
 
 __all__ = ["register", "run_approval", "run_poll", "run_salary_dp", "salary_spec"]
 
@@ -196,7 +196,6 @@ def _run_parties(
     args: argparse.Namespace, spec: dict[str, Any], inputs: list[dict[str, Any]], add_budget: Any
 ) -> tuple[list[dict[str, Any]], float]:
     """Run a job with one process per party (inputs by party), a budget for its dataset."""
-    from mpc_runtime.cli.cmd_demo import _failure
     from mpc_runtime.launcher import LocalCluster
 
     work = Path(tempfile.mkdtemp(prefix=f"mpc-demo-{args.demo}-"))
@@ -220,7 +219,7 @@ def _run_parties(
             codes = cluster.wait(args.timeout)
             seconds = time.monotonic() - t0
             if any(c != 0 for c in codes.values()):
-                raise _failure(cluster, codes, [])
+                raise demo_failure(cluster, codes, [])
             reports = [
                 json.loads([x for x in p.stdout.splitlines() if x.startswith("{")][-1])
                 for p in cluster.procs

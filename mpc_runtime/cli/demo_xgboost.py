@@ -33,7 +33,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mpc_runtime.cli.output import info, plural, result
+from mpc_runtime.cli.output import demo_failure, info, plural, result
 
 NAMES = ["p1", "p2", "p3"]
 DATA_BOUND = 1e6
@@ -134,7 +134,7 @@ def _cluster(
             )
             codes = cluster.wait(args.timeout)
             if any(c != 0 for c in codes.values()):
-                raise _failure(cluster, codes)
+                raise demo_failure(cluster, codes)
             reports = []
             for p in cluster.procs:
                 if p.label.startswith("party:"):
@@ -151,20 +151,6 @@ def _cluster(
             info(f"demo {args.demo}: work directory kept at {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-
-
-def _failure(cluster: Any, codes: dict[str, int]) -> Exception:
-    """One clear error: the first failed process's own error line."""
-    from mpc_runtime.errors import MPCError, UsageError
-    from mpc_runtime.launcher import first_error_line
-
-    failed = [p for p in cluster.procs if codes.get(p.label, 0) != 0]
-    for p in failed:
-        info(f"{p.label} exited {codes[p.label]}: {first_error_line(p.stderr)}")
-    line = first_error_line(failed[0].stderr).split("error: ", 1)[-1]
-    if codes[failed[0].label] == 2:
-        return UsageError(f"{failed[0].label}: {line}")
-    return MPCError(f"the demo failed: {failed[0].label}: {line}")
 
 
 def _ops(reports: list[dict[str, Any]], op: str) -> tuple[int, int, int]:

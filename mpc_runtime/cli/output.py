@@ -6,6 +6,8 @@ Nothing here may print an input, share or output value; callers pass ids, paths 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 
 def _one_line(msg: str) -> str:
@@ -70,3 +72,32 @@ def ledger_summary(who: str, ledger: object) -> str:
         f" {plural(on.bytes_sent, 'byte')} sent; preprocessing {plural(off.rounds, 'round')},"
         f" {plural(off.bytes_sent, 'byte')} sent, {plural(off.bytes_received, 'byte')} received"
     )
+
+
+def display_name(label: str, names: Sequence[str] = ()) -> str:
+    """``party:i`` as the demo's i-th participant name when it has one, else the label."""
+    role, _, pid = label.partition(":")
+    if role == "party" and pid.isdigit() and 1 <= int(pid) <= len(names):
+        return names[int(pid) - 1]
+    return label
+
+
+def demo_failure(cluster: Any, codes: dict[str, int], names: Sequence[str] = ()) -> Exception:
+    """One clear error for a failed local cluster (a demo): each failed process's first error
+    line on stderr, then the error to raise: the usage error of a process that refused
+    something (exit 2) if there is one, else the first failure."""
+    from mpc_runtime.errors import MPCError, UsageError
+    from mpc_runtime.launcher import first_error_line
+
+    failed = {k: c for k, c in codes.items() if c != 0}
+    for p in cluster.procs:
+        if p.label in failed:
+            who = display_name(p.label, names)
+            info(f"{who} exited {failed[p.label]}: {first_error_line(p.stderr)}")
+    usage = [p for p in cluster.procs if failed.get(p.label) == 2]
+    if usage:
+        line = first_error_line(usage[0].stderr).split("error: ", 1)[-1]
+        return UsageError(f"{display_name(usage[0].label, names)}: {line}")
+    first = next(p for p in cluster.procs if p.label in failed)
+    line = first_error_line(first.stderr).split("error: ", 1)[-1]
+    return MPCError(f"the demo failed: {display_name(first.label, names)}: {line}")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,8 +146,14 @@ class Contributor:
             case _:
                 raise RemoteProtocolError("the coordinator sent something other than a receipt")
 
-    async def send(self, ch: Channel, ops: Sequence[Contribute]) -> list[SubmitResult]:
-        """Submit ``ops`` over ``ch``, pipelined; one result each, in order."""
+    async def send(
+        self,
+        ch: Channel,
+        ops: Sequence[Contribute],
+        on_result: Callable[[SubmitResult], None] | None = None,
+    ) -> list[SubmitResult]:
+        """Submit ``ops`` over ``ch``, pipelined; one result each, in order (each also passed
+        to ``on_result`` as its receipt arrives, for progress)."""
 
         async def writer() -> None:
             for op in ops:
@@ -161,6 +167,8 @@ class Contributor:
                 if r.cid != op.cid:
                     raise RemoteProtocolError("the coordinator answered for another contribution")
                 results.append(SubmitResult(op.cid.hex(), r.accepted, r.code, r.reason))
+                if on_result is not None:
+                    on_result(results[-1])
             await task
             return results
         finally:
@@ -203,9 +211,11 @@ async def submit_many(
     *,
     connections: int = 16,
     drop: Sequence[Contribute] = (),
+    on_result: Callable[[SubmitResult], None] | None = None,
 ) -> LoadReport:
     """A load generator: ``ops`` over ``connections`` parallel connections (each pipelined),
-    while every contribution in ``drop`` dies mid-upload on a connection of its own."""
+    while every contribution in ``drop`` dies mid-upload on a connection of its own.
+    ``on_result`` (optional) is called with each result as it arrives (progress feedback)."""
     start = time.monotonic()
     k = max(1, min(connections, len(ops)))
     slices = [list(ops[i::k]) for i in range(k)]
@@ -213,7 +223,7 @@ async def submit_many(
     async def lane(part: list[Contribute]) -> list[SubmitResult]:
         ch = await who.connect()
         try:
-            out = await who.send(ch, part)
+            out = await who.send(ch, part, on_result)
             await ch.bye_quietly(who.spec.job_id)
             return out
         finally:

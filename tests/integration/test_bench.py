@@ -70,3 +70,18 @@ def test_bench_mul_and_lt_report_documented_rounds() -> None:
     from protocols.compare import lt_payload_bytes
 
     assert rows["lt"]["online_payload_bytes_per_party"] == lt_payload_bytes(1000, 3)
+
+
+@pytest.mark.slow
+def test_bench_json_carries_metadata_and_runs_every_size() -> None:
+    out = _bench("--op", "mul", "--size", "100", "--size", "300", "--repeat", "2")
+    meta = out["metadata"]
+    assert {"commit", "date_utc", "machine", "cpu_model", "cores", "python", "numpy"} <= set(meta)
+    assert "load_average_end" in meta and "cpus" in out["machine"]  # the old key stays
+    rows = out["results"]
+    assert [(r["op"], r["size"]) for r in rows] == [("mul", 100), ("mul", 300)]
+    for r in rows:
+        assert r["verified"] is True
+        assert len(r["offline_seconds_all"]) == 2
+        peaks, idles = r["peak_rss_bytes_by_party"], r["idle_rss_bytes_by_party"]
+        assert len(peaks) == 3 and all(p >= i > 0 for p, i in zip(peaks, idles, strict=True))
