@@ -18,7 +18,7 @@ from typing import Any
 
 from mpc_runtime.cli import demo_dp
 from mpc_runtime.cli.demo_contrib import add_contrib_args, register_fl
-from mpc_runtime.cli.output import info, plain, plural, result
+from mpc_runtime.cli.output import demo_failure, info, plain, plural, result
 
 DESCRIPTION = """\
 Run a worked example as separate processes over mutually authenticated TLS 1.3:
@@ -85,9 +85,10 @@ def register(sub: Any) -> None:
     _common(a)
     register_fl(dsub, _common)
     demo_dp.register(dsub, _common)
-    from mpc_runtime.cli import demo_xgboost
+    from mpc_runtime.cli import demo_psi, demo_xgboost
 
     demo_xgboost.register(dsub)
+    demo_psi.register(dsub)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -182,33 +183,6 @@ class Demo:
         }
 
 
-def _failure(cluster: Any, codes: dict[str, int], names: list[str]) -> Exception:
-    """One clear error for a failed demo: the culprit's own line if it refused something."""
-    from mpc_runtime.errors import MPCError, UsageError
-    from mpc_runtime.launcher import first_error_line
-
-    failed = {k: c for k, c in codes.items() if c != 0}
-    for p in cluster.procs:
-        if p.label in failed:
-            info(
-                f"{_display(p.label, names)} exited {failed[p.label]}: {first_error_line(p.stderr)}"
-            )
-    usage = [p for p in cluster.procs if failed.get(p.label) == 2]
-    if usage:
-        line = first_error_line(usage[0].stderr).split("error: ", 1)[-1]
-        return UsageError(f"{_display(usage[0].label, names)}: {line}")
-    first = next(p for p in cluster.procs if p.label in failed)
-    line = first_error_line(first.stderr).split("error: ", 1)[-1]
-    return MPCError(f"the demo failed: {_display(first.label, names)}: {line}")
-
-
-def _display(label: str, names: list[str]) -> str:
-    role, _, pid = label.partition(":")
-    if role == "party" and pid.isdigit() and 1 <= int(pid) <= len(names):
-        return names[int(pid) - 1]
-    return label
-
-
 def _run_cluster(args: argparse.Namespace, demo: Demo) -> list[dict[str, Any]]:
     from mpc_runtime.launcher import LocalCluster
 
@@ -237,7 +211,7 @@ def _run_cluster(args: argparse.Namespace, demo: Demo) -> list[dict[str, Any]]:
             )
             codes = cluster.wait(args.timeout)
             if any(c != 0 for c in codes.values()):
-                raise _failure(cluster, codes, demo.names)
+                raise demo_failure(cluster, codes, demo.names)
             return [
                 json.loads([x for x in p.stdout.splitlines() if x.startswith("{")][-1])
                 for p in cluster.procs
