@@ -171,6 +171,27 @@ def test_a_killed_coordinator_is_named_and_the_dealer_does_not_exit_0(tmp_path: 
             _blames_only(err, "coordinator", ["party:1", "party:2", "party:3", "dealer"])
 
 
+def test_a_frozen_coordinator_is_named_by_everyone(tmp_path: Path) -> None:
+    """SIGSTOP on the coordinator mid-job: its connections stay open but it says nothing, so
+    every party and the dealer notice the silence (heartbeats) and name it, within the round
+    timeout and a little; nobody waits forever and nobody blames a bystander."""
+    with proc_group(tmp_path / "logs") as g:
+        _, names = _start_compare(g, tmp_path, dealer=True)
+        os.kill(g.procs["coord"].pid, signal.SIGSTOP)
+        others = [n for n in names if n != "coord"]
+        t0 = time.monotonic()
+        try:
+            codes = _all_exit(g, others, ROUND + SLACK + 3)
+            elapsed = time.monotonic() - t0
+        finally:
+            os.kill(g.procs["coord"].pid, signal.SIGKILL)
+        assert elapsed < ROUND + SLACK, f"took {elapsed:.1f}s:\n{g.describe()}"
+        for name in others:
+            err = _last_error(g.procs[name].stderr)
+            assert codes[name] == 1, g.describe()
+            _blames_only(err, "coordinator", ["party:1", "party:2", "party:3", "dealer"])
+
+
 @pytest.mark.parametrize("how", ["kill", "freeze"])
 def test_a_lost_or_frozen_dealer_is_named_by_everyone(tmp_path: Path, how: str) -> None:
     with proc_group(tmp_path / "logs") as g:
