@@ -147,6 +147,7 @@ def _run(args: argparse.Namespace, job: _Job, work: Any) -> dict[str, Any]:
         cluster = LocalCluster(
             tmp, [f"p{i}" for i in range(1, PARTIES + 1)], recipients=[job.recipient],
             preprocessing=args.preprocessing, round_timeout=30.0,
+            separate_dealer=args.preprocessing == "dealer",
         )  # fmt: skip
         if job.budget is not None:
             add_budget(cluster, job.kind, job.budget)
@@ -155,6 +156,8 @@ def _run(args: argparse.Namespace, job: _Job, work: Any) -> dict[str, Any]:
         with cluster:
             path = cluster.write_spec(_spec(job, digest))
             cluster.start_coordinator(path)
+            if args.preprocessing == "dealer":
+                cluster.start_dealer()
             for pid in range(1, PARTIES + 1):
                 cluster.start_party(pid, path, extra=["--json"])
             recipient = cluster.start_recipient(job.recipient, path, extra=["--json"])

@@ -203,12 +203,15 @@ def _run_parties(
         cluster = LocalCluster(
             work, [f"p{i}" for i in range(1, len(inputs) + 1)],
             preprocessing=args.preprocessing, round_timeout=30.0,
+            separate_dealer=args.preprocessing == "dealer",
         )  # fmt: skip
         add_budget(cluster, str(spec["dataset"]), DEMO_BUDGET)
         with cluster:
             path = cluster.write_spec(spec)
             t0 = time.monotonic()
             cluster.start_coordinator(path)
+            if args.preprocessing == "dealer":
+                cluster.start_dealer()
             for pid, inp in enumerate(inputs, start=1):
                 cluster.start_party(pid, path, inp, extra=["--json"])
             info(

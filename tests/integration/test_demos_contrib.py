@@ -52,3 +52,15 @@ def test_dp_poll_salary_and_approval() -> None:
     r = _demo("approval", "--voters", "60", "--candidates", "128", "--epsilon", "1")
     assert r.returncode == 0, r.stderr
     assert "winner by report-noisy-max over 128 candidates" in r.stdout
+
+
+def test_demos_run_with_a_separate_dealer() -> None:
+    """``--preprocessing dealer`` starts a dealer process for the contributor and DP demos too."""
+    r = _demo(
+        "vote", "--voters", "50", "--options", "3", "--invalid", "2", "--preprocessing", "dealer"
+    )
+    assert r.returncode == 0, r.stderr
+    assert "counted 48, invalid 2" in r.stdout
+    r = _demo("approval", "--voters", "60", "--candidates", "128", "--preprocessing", "dealer")
+    assert r.returncode == 0, r.stderr
+    assert "winner by report-noisy-max over 128 candidates" in r.stdout
