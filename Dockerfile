@@ -19,10 +19,12 @@ ENV PIP_NO_INDEX=1 \
 COPY ${WHEELHOUSE}/ /wheelhouse/
 RUN python3 -m venv /opt/mpc \
  && /opt/mpc/bin/pip install --no-index --find-links /wheelhouse mpc-runtime \
+ && /opt/mpc/bin/python -m compileall -q /opt/mpc/lib/python3*/site-packages/mpc_runtime /opt/mpc/lib/python3*/site-packages/protocols \
  && /opt/mpc/bin/python -c "import mpc_runtime, protocols.apps, numpy, cryptography, msgpack, pydantic" \
  && test -x /opt/mpc/bin/mpc
 
 # ---- runtime stage ----
+# Bytecode was compiled in the build stage: the read-only image never recompiles at start.
 FROM ${BASE_IMAGE}
 ARG MPC_UID=10001
 ENV PATH=/opt/mpc/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \

@@ -1,5 +1,10 @@
 """daBits, edaBits and exact-truncation pairs by folding private bits into an additive sharing.
 
+daBits follow Rotaru and Wood ("MArBled Circuits", INDOCRYPT 2019), edaBits Escudero, Ghosh,
+Keller, Rachuri and Scholl ("Improved Primitives for MPC over Mixed Arithmetic-Binary Circuits",
+CRYPTO 2020), built here from each party's private bits and Gilboa's OT-based products (CRYPTO
+1999), semi-honest; the truncation pairs are the edaBit-based exact truncation of Escudero et al.
+
 A *daBit* is a random bit b shared both ways: XOR shares ``tb_i`` (uint8 0/1) and additive
 Z_2^64 shares ``t_i``.  Every party i picks its XOR share ``b_i`` itself; the additive sharing of
 ``b = b_1 xor ... xor b_n`` is built by folding over the parties P_1 < ... < P_n (sorted ids):
