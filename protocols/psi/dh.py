@@ -53,11 +53,18 @@ from mpc_runtime.runtime import ArraySpec, Context
 from mpc_runtime.sharing.prg import random_ring
 from protocols.psi.hashing import PreparedSet, keyed_digests, salt_bytes
 
-_nacl_mult: Callable[[bytes, bytes], bytes] | None
-try:  # the optional extra "psi": X25519 from libsodium, which releases the GIL
-    from nacl.bindings import crypto_scalarmult as _nacl_mult
-except ImportError:  # pragma: no cover - depends on the installation
-    _nacl_mult = None
+
+def _load_nacl() -> Callable[[bytes, bytes], bytes] | None:
+    """The optional extra "psi": X25519 from libsodium, which releases the GIL; else None."""
+    try:
+        import nacl.bindings
+    except ImportError:  # pragma: no cover - depends on the installation
+        return None
+    mult: Callable[[bytes, bytes], bytes] = nacl.bindings.crypto_scalarmult
+    return mult
+
+
+_nacl_mult = _load_nacl()
 
 __all__ = [
     "CHUNK",
