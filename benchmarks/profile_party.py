@@ -52,13 +52,23 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument(
+        "--preprocessing",
+        choices=("dealer", "ot"),
+        default="dealer",
+        help="dealer (default, as mpc bench: material prefetched) or ot (profiles making it)",
+    )
     args = ap.parse_args()
     from mpc_runtime.launcher import LocalCluster
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     prof = RESULTS / f"profile-{args.op}-{args.parties}p-{args.size}.prof"
     work = Path(tempfile.mkdtemp(prefix="mpc-profile-"))
-    with LocalCluster(work, [f"p{i}" for i in range(1, args.parties + 1)], round_timeout=120) as c:
+    dealer = args.preprocessing == "dealer"
+    names = [f"p{i}" for i in range(1, args.parties + 1)]
+    with LocalCluster(
+        work, names, round_timeout=120, preprocessing=args.preprocessing, separate_dealer=dealer
+    ) as c:
         spec = c.write_spec(
             {
                 "job_id": f"profile-{args.op}",
@@ -69,6 +79,8 @@ def main() -> int:
             }
         )
         c.start_coordinator(spec)
+        if dealer:
+            c.start_dealer()
         for pid in range(2, args.parties + 1):
             c.start_party(pid, spec, extra=["--json"])
         cmd = [

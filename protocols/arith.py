@@ -110,8 +110,7 @@ async def mul(ctx: Context, x: Shared, y: Shared, *, truncate_fixed: bool = True
 
 async def _beaver(ctx: Context, x: U64, y: U64, trip: Mapping[str, U64]) -> U64:
     """One round on ``ctx``: open ``d = x - a`` and ``e = y - b`` together, finish locally."""
-    d, e = beaver.mask_pair(x, y, trip["a"], trip["b"])
-    opened = await open_raw(ctx, np.stack([d, e]))
+    opened = await open_raw(ctx, beaver.mask_both(x, y, trip["a"], trip["b"]))
     return beaver.finish_mul(
         contig(opened[0]), contig(opened[1]), trip["a"], trip["b"], trip["c"], ctx.is_first
     )

@@ -274,10 +274,10 @@ async def open_raw(ctx: Context, share: U64) -> U64:
     """
     flat = contig(share.reshape(-1))  # flat arrays on the wire
     got = await ctx.broadcast(flat, expect=ArraySpec.like(flat))
-    total = np.array(flat, dtype=np.uint64, copy=True)
-    for p, v in got.items():
-        if p != ctx.party_id:
-            np.add(total, v, out=total)
+    others = [v for p, v in got.items() if p != ctx.party_id]
+    total = np.add(flat, others[0], out=np.empty_like(flat)) if others else flat.copy()
+    for v in others[1:]:
+        np.add(total, v, out=total)
     return total.reshape(share.shape)
 
 

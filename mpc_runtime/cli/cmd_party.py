@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mpc_runtime.cli.output import info, ledger_summary, plain, result, warn
-from mpc_runtime.procinfo import peak_rss_bytes
+from mpc_runtime.procinfo import keep_freed_memory, peak_rss_bytes
 
 
 def add_common_party_args(p: argparse.ArgumentParser) -> None:
@@ -175,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
     from mpc_runtime.jobs.spec import check_against_cluster, load_spec
     from mpc_runtime.node.party import run_party
 
+    keep_freed_memory()  # arrays of the same sizes come round after round: reuse, no page faults
     if args.serve:
         return run_serve(args)
     setup_logging(args.verbose, f"party {args.party_id}")

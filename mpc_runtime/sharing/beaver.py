@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from mpc_runtime.errors import LocalProtocolError
 
-__all__ = ["finish_and", "finish_mul", "mask_pair", "mask_pair_xor"]
+__all__ = ["finish_and", "finish_mul", "mask_both", "mask_pair", "mask_pair_xor"]
 
 U64 = npt.NDArray[np.uint64]
 
@@ -53,15 +53,26 @@ def mask_pair(x: U64, y: U64, a: U64, b: U64) -> tuple[U64, U64]:
     return np.subtract(x, a, out=_new(x)), np.subtract(y, b, out=_new(y))
 
 
+def mask_both(x: U64, y: U64, a: U64, b: U64) -> U64:
+    """``d = x - a`` and ``e = y - b`` written straight into one ``(2, *shape)`` array (one
+    message, no stacking copy)."""
+    _check(x, y, a, b)
+    out = np.empty((2, *x.shape), dtype=np.uint64)
+    np.subtract(x, a, out=out[0])
+    np.subtract(y, b, out=out[1])
+    return out
+
+
 def finish_mul(d: U64, e: U64, a: U64, b: U64, c: U64, first: bool) -> U64:  # noqa: PLR0917
     """This party's share of ``x * y`` from the opened ``d``, ``e`` and its triple shares."""
     _check(d, e, a, b, c)
     # Explicit out= arrays: ufuncs on arrays wrap mod 2^64 silently, and 0-d inputs stay arrays.
     z = np.multiply(d, b, out=_new(d))
     z += c
-    z += np.multiply(e, a, out=_new(e))
+    t = np.multiply(e, a, out=_new(e))  # one scratch array for both remaining products
+    z += t
     if first:
-        z += np.multiply(d, e, out=_new(d))
+        z += np.multiply(d, e, out=t)
     return z
 
 

@@ -42,6 +42,10 @@ LAZY_BODY_BYTES = 1 << 20
 """Bodies at least this large are anonymous memory maps (pages committed only when written)."""
 REUSE_FRAMES = 2
 """How many memory-mapped bodies handed out last a decoder keeps, to reuse once released."""
+REUSE_MIN_BYTES = 8 << 20
+"""Only bodies at least this large are kept for reuse: there a fresh map's page faults cost most
+(a 16 MB multiplication round), while keeping many mid-sized bodies of a comparison's rounds
+would only add to a party's peak memory (measured: +26 B per comparison at 10^6)."""
 REUSE_SLACK = 1 / 8
 """A released body is reused for a frame between ``(1 - REUSE_SLACK)`` and all of its size."""
 
@@ -111,8 +115,9 @@ class FrameDecoder:
 
     Reuse: a fresh memory map costs a page fault and a zeroed page per 4 KiB written, which
     dominated receiving large frames.  The decoder therefore keeps the last
-    :data:`REUSE_FRAMES` memory-mapped bodies it handed out and fills one again for a new frame
-    of about its size, **only once nothing else refers to it**: every view of a body (the
+    :data:`REUSE_FRAMES` memory-mapped bodies of :data:`REUSE_MIN_BYTES` or more it handed out
+    and fills one again for a new frame of about its size, **only once nothing else refers to
+    it**: every view of a body (the
     memoryview :meth:`next_frame` returns, its slices, numpy arrays decoded from it, a buffer
     export held by C code) holds a reference to it, so a body whose only reference is the
     decoder's own can no longer be read or written by anyone.  A body still in use is never
@@ -207,7 +212,7 @@ class FrameDecoder:
         if self._frames:
             body, length = self._frames.popleft()
             self._nbuf -= HEADER_BYTES + length
-            if isinstance(body, mmap.mmap):
+            if isinstance(body, mmap.mmap) and len(body) >= REUSE_MIN_BYTES:
                 self._handed.append(body)
                 if len(self._handed) > REUSE_FRAMES:
                     self._handed.popleft()

@@ -13,9 +13,9 @@ import struct
 
 import numpy as np
 
-from mpc_runtime.wire.frames import LAZY_BODY_BYTES, REUSE_FRAMES, FrameDecoder
+from mpc_runtime.wire.frames import LAZY_BODY_BYTES, REUSE_FRAMES, REUSE_MIN_BYTES, FrameDecoder
 
-SIZE = LAZY_BODY_BYTES + 4096  # a memory-mapped body
+SIZE = REUSE_MIN_BYTES + 4096  # a memory-mapped body large enough to be kept for reuse
 
 
 def _frame(fill: int, size: int = SIZE) -> bytes:
@@ -37,7 +37,7 @@ def _receive(dec: FrameDecoder, data: bytes) -> memoryview:
 
 
 def test_a_held_array_keeps_its_bytes_while_later_frames_arrive() -> None:
-    dec = FrameDecoder(1 << 24)
+    dec = FrameDecoder(1 << 25)
     first = _receive(dec, _frame(1))
     held = np.frombuffer(first[8:], dtype=np.uint64)  # a numpy view of a slice, as decoding makes
     del first
@@ -50,7 +50,7 @@ def test_a_held_array_keeps_its_bytes_while_later_frames_arrive() -> None:
 
 
 def test_a_held_memoryview_slice_keeps_its_body() -> None:
-    dec = FrameDecoder(1 << 24)
+    dec = FrameDecoder(1 << 25)
     piece = _receive(dec, _frame(7))[100:200]
     for fill in (8, 9, 10, 11):
         del_later = _receive(dec, _frame(fill))
@@ -59,7 +59,7 @@ def test_a_held_memoryview_slice_keeps_its_body() -> None:
 
 
 def test_a_released_body_is_reused() -> None:
-    dec = FrameDecoder(1 << 24)
+    dec = FrameDecoder(1 << 25)
     first = _receive(dec, _frame(1))
     body = id(first.obj)  # not a reference: holding the body would keep it from reuse
     del first
@@ -70,10 +70,21 @@ def test_a_released_body_is_reused() -> None:
 
 
 def test_a_much_smaller_frame_gets_a_new_body() -> None:
-    dec = FrameDecoder(1 << 24)
+    dec = FrameDecoder(1 << 25)
     first = _receive(dec, _frame(1, SIZE * 2))
     body = id(first.obj)
     del first
     second = _receive(dec, _frame(2))
     assert id(second.obj) != body  # reuse only within REUSE_SLACK of the size
     assert len(second) == SIZE
+
+
+def test_a_mid_sized_body_is_not_kept() -> None:
+    dec = FrameDecoder(1 << 25)
+    size = LAZY_BODY_BYTES + 4096  # memory-mapped, but below REUSE_MIN_BYTES
+    first = _receive(dec, _frame(1, size))
+    body = id(first.obj)
+    del first
+    gc.collect()
+    second = _receive(dec, _frame(2, size))
+    assert id(second.obj) != body  # not pooled: no peak memory held for mid-sized rounds
