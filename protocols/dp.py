@@ -9,8 +9,9 @@ response, both inside MPC (additive noise on sums is added by the runtime at rev
   Delta; the discrete Laplace is the geometric mechanism of Ghosh, Roughgarden, Sundararajan,
   STOC 2009).  Only the winner's id is revealed, never a count.  It realises the exponential
   mechanism's purpose (selection with utility = count) without exponentiating inside MPC.  Cost:
-  0 rounds for the noise, then :func:`protocols.select.top_two`'s tournament without the
-  runner-up: 9 ceil(log2 m) rounds, m - 1 comparisons.
+  0 rounds for the noise, then :func:`protocols.select.max_id`'s tournament over (count, id)
+  packed into one ring element: 9 ceil(log2 m) + 9 rounds, m - 1 comparisons and m - 1
+  products.
 * :func:`randomized_response` -- Warner's randomized response (JASA 1965), as in the seed's
   poll: each respondent's answer x is kept with a fair coin c1 and otherwise replaced by a fair
   coin c2, ``y = c2 + c1 (x - c2)`` (one Beaver product), with the coins *secret-shared random
@@ -40,7 +41,7 @@ from mpc_runtime.sharing.samplers import (
     noise_as_ring,
 )
 from protocols.arith import mul
-from protocols.select import top_two
+from protocols.select import max_id
 from protocols.types import RING_MAX, RING_MIN, Shared, contig
 
 __all__ = ["noisy_counts", "randomized_response", "report_noisy_max", "rnm_scale"]
@@ -82,7 +83,7 @@ async def report_noisy_max(
     noisy = noisy_counts(ctx, counts, rnm_scale(decl.epsilon, units))
     m = counts.shape[0]
     positions = list(range(m)) if ids is None else list(ids)
-    _, winner, _ = await top_two(ctx, noisy, positions, runner_up=False)
+    _, winner = await max_id(ctx, noisy, positions)
     await ctx.reveal(name, winner, noised=True)
 
 

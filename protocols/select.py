@@ -32,7 +32,7 @@ import numpy as np
 
 from mpc_runtime.errors import LocalProtocolError
 from mpc_runtime.runtime import Context
-from protocols.arith import mul
+from protocols.arith import TRUNC_LIMIT, mul, truncate
 from protocols.compare import lt
 from protocols.types import U64, Shared, contig, public
 
@@ -160,3 +160,68 @@ async def top_two(
     best = Shared(contig(cand[0, 0]), x.frac_bits, lo, hi)
     second = Shared(contig(cand[0, 2] if runner_up else low[0]), x.frac_bits, lo, hi)
     return best, Shared(contig(cand[0, 1]), 0, ilo, ihi), second
+
+
+async def max_id(ctx: Context, x: Shared, ids: Sequence[int]) -> tuple[Shared, Shared]:
+    """``(max, id of the max)`` of a 1-D integer vector, one comparison and **one** product per
+    merge: each candidate is the single ring element ``P = x * 2^B + (max(ids) - id)``
+    (``B`` bits for the id offsets), so comparing ``P`` orders by value and, among equal values,
+    prefers the smaller id; selecting the winner's ``P`` is one Beaver product where
+    :func:`top_two` needs two (value and id).  At the end one exact split of the winner's ``P``
+    (a truncation, 1 round, and one comparison with 0, 8 rounds, on a single element) gives its
+    value and id.  ``9 ceil(log2 m) + 9`` rounds; ``m - 1`` comparisons and ``m - 1`` products.
+    Falls back to :func:`top_two` when ``P`` would not fit (``|P| >= 2^62``), for fixed-point
+    values, or when ids repeat.
+    """
+    ctx = ctx.scope("max_id")
+    if len(x.shape) != 1 or x.shape[0] < 1:
+        raise LocalProtocolError("max_id needs a non-empty 1-D vector")
+    m = x.shape[0]
+    w = np.asarray(ids, dtype=np.int64)
+    if w.shape != (m,):
+        raise LocalProtocolError("ids must have one entry per position")
+    lo, hi = x.bounds
+    ilo, ihi = int(w.min()), int(w.max())
+    bits = max(1, (ihi - ilo).bit_length())
+    plo, phi = lo << bits, (hi << bits) + (1 << bits) - 1
+    fits = -TRUNC_LIMIT <= plo and phi < TRUNC_LIMIT and phi - plo < TRUNC_LIMIT
+    if x.frac_bits or not fits or len(set(w.tolist())) != m:
+        best, who, _ = await top_two(ctx, x, ids, runner_up=False)
+        return best, who
+    keys = public(ihi - w, ctx.is_first).share
+    cand = contig(np.left_shift(x.share, np.uint64(bits)) + keys)  # x * 2^B + key, mod 2^64
+    while cand.shape[0] > 1:
+        k = cand.shape[0]
+        p = k // 2
+        a, b = contig(cand[0 : 2 * p : 2]), contig(cand[1 : 2 * p : 2])
+        s = await lt(ctx, Shared(a, 0, plo, phi), Shared(b, 0, plo, phi))
+        won = a + (await mul(ctx, s, Shared(contig(b - a), 0, plo - phi, phi - plo))).share
+        if k % 2:
+            won = np.concatenate([won, cand[k - 1 : k]])
+        cand = contig(won)
+    return await _split_packed(ctx, Shared(cand, bits, plo, phi), bits, ihi, (lo, hi), (ilo, ihi))
+
+
+async def _split_packed(
+    ctx: Context,
+    packed: Shared,
+    bits: int,
+    top: int,
+    value_bounds: tuple[int, int],
+    id_bounds: tuple[int, int],
+) -> tuple[Shared, Shared]:
+    """``(x, id)`` from ``P = x * 2^B + (top - id)`` exactly: 9 rounds on one element.
+
+    ``t = truncate(P, B) = floor(P / 2^B) + e`` with ``e`` in ``{0, 1}``, so ``low = P - 2^B t``
+    is ``(P mod 2^B) - e 2^B``: negative exactly when ``e = 1``.  ``e = [low < 0]`` (one
+    comparison) fixes both: ``x = t - e`` and ``P mod 2^B = low + 2^B e``.
+    """
+    t = await truncate(ctx, packed, bits)
+    low = packed.share - np.left_shift(t.share, np.uint64(bits))
+    zero = public(np.zeros(low.shape, dtype=np.int64), ctx.is_first)
+    e = await lt(ctx, Shared(contig(low), 0, -(1 << bits), (1 << bits) - 1), zero)
+    key = low + np.left_shift(e.share, np.uint64(bits))
+    value = Shared(contig(t.share - e.share).reshape(()), 0, *value_bounds)
+    top_share = public(np.array([top], dtype=np.int64), ctx.is_first).share
+    who = Shared(contig(top_share - key).reshape(()), 0, *id_bounds)
+    return value, who
