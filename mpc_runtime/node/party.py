@@ -316,7 +316,12 @@ async def run_party(
             feed = _feed(cfg, pid, prep) if prep.refusal is None else None
         except ConfigError as missing:  # our sealing key is missing: say so once joined
             prep.refusal = missing.with_context(culprit=me.label)
-        ctl = await _join(cfg, me, prep, deadline, say, feed)
+        try:
+            ctl = await _join(cfg, me, prep, deadline, say, feed)
+        except MPCError:
+            if prep.refusal is not None:  # we refuse the job ourselves: say why, not the echo
+                raise prep.refusal from None  # of a peer's identical refusal
+            raise
         links.append(ctl)
         if prep.refusal is not None or prep.program is None:
             err = prep.refusal or UsageError("no program")
