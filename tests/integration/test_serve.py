@@ -162,6 +162,9 @@ def test_several_jobs_in_a_row_on_one_warm_cluster(tmp_path: Path) -> None:
         )
         assert cli.returncode == 0, cli.stderr
         assert cli.stdout.strip() == "result total = 18"
+        # The submitter has its result before the parties' Done reach the coordinator, which
+        # then prints each job's summary: wait for the fifth.
+        wait_for(w.group, "coord", "finished in", 10, count=5)
         coord = w.stderr("coord")
         assert coord.count("cluster up") == 1  # one mesh for every job
         assert coord.count("finished in") == 5
