@@ -607,15 +607,15 @@ class ServingCoordinator:
         )
 
     async def _abort_job(self, job: _Job, err: MPCError) -> None:
+        culprit = err.blamed
+        who = f" (culprit: {culprit})" if culprit and culprit not in err.message else ""
+        where = f" at {err.op_path}" if err.op_path else ""
+        self.say(f"job {job.id} aborted: {err.message}{who}{where}")  # logged before anyone hears
         abort = JobAbort.of(abort_of(err, ME.label))
         await self._to_parties(job.id, abort)
         sub = job.sub
         sub.finished = True
         await sub.ch.send_quietly(sub.ch.op_message(job.id, abort), self.cfg.timeouts.round)
-        culprit = err.blamed
-        who = f" (culprit: {culprit})" if culprit and culprit not in err.message else ""
-        where = f" at {err.op_path}" if err.op_path else ""
-        self.say(f"job {job.id} aborted: {err.message}{who}{where}")
 
     async def _job_op(self, m: _Member, job_id: str, op: ControlOp) -> None:
         job, label = self.active.get(job_id), m.ident.label
