@@ -8,11 +8,10 @@ or reports that its mesh failed, the cluster is down: running jobs fail naming t
 the mesh is formed again (a new session) once every party is back.
 
 An external recipient (its certificate proves who it is) submits ``Submit(spec hash, spec, run
-nonce)``, job after job over one connection.  :func:`check_submission` checks it against the
-cluster (a valid spec whose hash matches, no contributions, no differential-privacy noise yet,
-material from ``ot`` or the embedded dealer, external outputs only for the submitter, a job id
-never used in this serving session); it is queued (``Accept``) or refused (``Refuse(code,
-reason)``).  Jobs are offered in submission order:
+nonce)``, job after job over one connection.
+:func:`~mpc_runtime.coordinator.served_jobs.check_submission` checks it against the cluster
+(see that module); it is queued (``Accept``) or refused (``Refuse(code, reason)``).  Jobs are
+offered in submission order:
 
 1. ``Offer(hash, spec, nonces)`` to every party.  Each checks it and answers ``Agree`` (to the
    coordinator and to every other party: a party computes once all agreed) or a ``job_abort``
@@ -28,8 +27,8 @@ aborts the running job, says BYE to everyone (they report that the coordinator l
 The coordinator never holds an input, a share in the clear or an output value (unless the cluster
 embeds the dealer: then it must be trusted, as for one-job clusters).
 
-May import: config, errors, ids, deadline, jobs, preprocessing.dealer (embedded dealer only),
-runtime.session (abort helpers), transport, wire.
+May import: config, errors, ids, deadline, jobs, coordinator.served_jobs, preprocessing.dealer
+(embedded dealer only), runtime.session (abort helpers), transport, wire.
 """
 
 from __future__ import annotations
@@ -40,12 +39,17 @@ import secrets
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
-from mpc_runtime.config import ClusterConfig, format_validation_error
+from mpc_runtime.config import ClusterConfig
+from mpc_runtime.coordinator.served_jobs import (
+    ServedJob,
+    Submission,
+    Submitter,
+    check_submission,
+    job_summary,
+)
 from mpc_runtime.deadline import Deadline, wait_until
 from mpc_runtime.errors import (
     ConnectError,
@@ -59,8 +63,6 @@ from mpc_runtime.errors import (
     UsageError,
 )
 from mpc_runtime.ids import Identity, Role
-from mpc_runtime.jobs.sealing import RUN_NONCE_BYTES
-from mpc_runtime.jobs.spec import JobSpec, check_against_cluster, resolve, spec_hash
 from mpc_runtime.preprocessing.dealer.service import DealerService
 from mpc_runtime.runtime.session import abort_of, aborted_by
 from mpc_runtime.transport.channel import Channel
@@ -85,7 +87,7 @@ from mpc_runtime.wire import (
 )
 from mpc_runtime.wire.control import Agree, JobAbort, Mesh, Offer, Ready, Serve, Submit
 
-__all__ = ["ServingCoordinator", "check_submission", "serve_coordinator"]
+__all__ = ["ServingCoordinator", "serve_coordinator"]
 
 log = logging.getLogger("mpc.coordinator")
 
@@ -105,52 +107,6 @@ def _say(msg: str) -> None:
     print(f"coordinator: {msg}", file=sys.stderr, flush=True)
 
 
-def unsupported(spec: JobSpec, cfg: ClusterConfig) -> str:
-    """Why a serving cluster cannot run ``spec`` (empty if it can)."""
-    if spec.contributions is not None:
-        return "a serving cluster does not run contribution jobs (use mpc coordinator --job)"
-    if getattr(spec, "dataset", None) or any(getattr(o, "noise", None) for o in spec.outputs):
-        return "a serving cluster does not run jobs with differential-privacy noise yet"
-    if spec.preprocessing == "dealer" and not cfg.coordinator.embedded_dealer:
-        return "a serving cluster makes material with ot or the coordinator's embedded dealer"
-    return ""
-
-
-def check_submission(
-    cfg: ClusterConfig, submitter: Identity, job_id: str, op: Submit, used: set[str]
-) -> tuple[JobSpec, str]:
-    """The resolved spec and its hash, or a UsageError whose ``code`` says why it is refused."""
-    try:
-        spec = resolve(JobSpec.model_validate(op.spec), cfg)
-    except ValidationError as exc:
-        raise UsageError(format_validation_error("the job spec", exc), code="bad-spec") from None
-    h = spec_hash(spec)
-    if h != op.spec_hash or job_id != spec.job_id:
-        raise UsageError("the spec hash or job id does not match the spec", code="bad-spec")
-    try:
-        check_against_cluster(spec, cfg)
-    except MPCError as exc:
-        raise UsageError(exc.message, code="bad-spec") from None
-    why = unsupported(spec, cfg)
-    if why:
-        raise UsageError(why, code="unsupported")
-    others = [r for r in spec.external_recipients() if r != submitter.name]
-    if others:
-        raise UsageError(
-            f"job {job_id} names recipient:{others[0]}: a serving cluster delivers external"
-            f" outputs only to the submitter ({submitter.label})",
-            code="not-submitter",
-        )
-    if spec.external_recipients() and len(op.nonce) != RUN_NONCE_BYTES:
-        raise UsageError("a recipient submits with a 16-byte run nonce", code="bad-submit")
-    if job_id in used:
-        raise UsageError(
-            f"job id {job_id} was already used on this cluster: give the job a new id",
-            code="job-id-used",
-        )
-    return spec, h
-
-
 @dataclass(eq=False)
 class _Member:
     """A connected serving party."""
@@ -160,56 +116,6 @@ class _Member:
     ready: str = ""
     leaving: bool = False
     frozen: MPCError | None = None
-
-
-@dataclass(eq=False)
-class _Submitter:
-    """A recipient's connection; it may submit job after job over it."""
-
-    ident: Identity
-    ch: Channel
-    subs: dict[str, _Submission] = field(default_factory=dict)
-    frozen: MPCError | None = None
-
-
-@dataclass(eq=False)
-class _Submission:
-    """A submitted job and its submitter's connection."""
-
-    ident: Identity
-    ch: Channel
-    spec: JobSpec
-    hash: str
-    nonce: bytes
-    delivered: set[tuple[str, str]] = field(default_factory=set)
-    received: bool = False
-    finished: bool = False
-    gone: MPCError | None = None
-
-    @property
-    def job_id(self) -> str:
-        return self.spec.job_id
-
-    @property
-    def outputs(self) -> list[str]:
-        return self.spec.external_recipients().get(self.ident.name, [])
-
-
-@dataclass(eq=False)
-class _Job:
-    sub: _Submission
-    agreed: set[Identity] = field(default_factory=set)
-    done: dict[Identity, dict[str, Any]] = field(default_factory=dict)
-    seen: set[tuple[str, str]] = field(default_factory=set)
-    failure: MPCError | None = None
-    offered: bool = False
-    started: bool = False
-    dealer: DealerService | None = None
-    released: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def id(self) -> str:
-        return self.sub.job_id
 
 
 class ServingCoordinator:
@@ -228,12 +134,12 @@ class ServingCoordinator:
         self.say = say
         self.parties = {Identity.party(p) for p in cfg.party_ids}
         self.members: dict[Identity, _Member] = {}
-        self.submitters: set[_Submitter] = set()
+        self.submitters: set[Submitter] = set()
         self.session = ""
         self.up = False
         self.used: set[str] = set()
-        self.queue: asyncio.Queue[_Submission] = asyncio.Queue(max_queue)
-        self.active: dict[str, _Job] = {}
+        self.queue: asyncio.Queue[Submission] = asyncio.Queue(max_queue)
+        self.active: dict[str, ServedJob] = {}
         self.changed = asyncio.Event()
         self.finished = 0
         self.failed = 0
@@ -258,7 +164,7 @@ class ServingCoordinator:
             *(m.ch.send_quietly(m.ch.op_message(job, op), timeout) for m in members)
         )
 
-    def _fail(self, job: _Job, err: MPCError) -> None:
+    def _fail(self, job: ServedJob, err: MPCError) -> None:
         if job.failure is None:
             job.failure = err
         job.released.set()
@@ -449,7 +355,7 @@ class ServingCoordinator:
     async def _submitter(self, ch: Channel, job_id: str, op: Submit) -> None:
         """A recipient's connection: its submissions and acknowledgements, until it leaves."""
         label = ch.peer.label
-        who = _Submitter(ch.peer, ch)
+        who = Submitter(ch.peer, ch)
         self.submitters.add(who)
         try:
             await self._submit(who, job_id, op)
@@ -482,12 +388,12 @@ class ServingCoordinator:
             self.submitters.discard(who)
             ch.close()
 
-    async def _submit(self, who: _Submitter, job_id: str, op: Submit) -> None:
+    async def _submit(self, who: Submitter, job_id: str, op: Submit) -> None:
         """Queue one submission (``Accept``) or refuse it (``Refuse``; the connection stays)."""
         ch, label = who.ch, who.ident.label
         try:
             spec, h = check_submission(self.cfg, ch.peer, job_id, op, self.used)
-            sub = _Submission(ch.peer, ch, spec, h, op.nonce)
+            sub = Submission(ch.peer, ch, spec, h, op.nonce)
             self.queue.put_nowait(sub)
         except (UsageError, asyncio.QueueFull) as exc:
             code = (exc.code or "bad-spec") if isinstance(exc, UsageError) else "busy"
@@ -502,7 +408,7 @@ class ServingCoordinator:
         await ch.send_quietly(ch.op_message(job_id, Accept()))
         self.say(f"{label} submitted job {job_id} (spec {h[:12]})")
 
-    def _received(self, sub: _Submission) -> None:
+    def _received(self, sub: Submission) -> None:
         expected = {(o, p.label) for o in sub.outputs for p in self.parties}
         if not sub.outputs or sub.delivered != expected:
             raise RemoteProtocolError(
@@ -521,7 +427,7 @@ class ServingCoordinator:
                 self.say(f"job {sub.job_id} dropped: {sub.gone.message}")
                 self.failed += 1
                 continue
-            job = _Job(sub)
+            job = ServedJob(sub)
             if sub.spec.preprocessing == "dealer":
                 job.dealer = DealerService(self.cfg.party_ids, sub.spec.dealer_budget)
             self.active[job.id] = job
@@ -530,7 +436,7 @@ class ServingCoordinator:
             t.add_done_callback(self._job_tasks.discard)
             await job.released.wait()
 
-    async def _job_task(self, job: _Job) -> None:
+    async def _job_task(self, job: ServedJob) -> None:
         try:
             await self._run_job(job)
             self.finished += 1
@@ -545,11 +451,11 @@ class ServingCoordinator:
             self.active.pop(job.id, None)
             self.changed.set()
 
-    def _check(self, job: _Job) -> None:
+    def _check(self, job: ServedJob) -> None:
         if job.failure is not None:
             raise job.failure
 
-    async def _run_job(self, job: _Job) -> None:
+    async def _run_job(self, job: ServedJob) -> None:
         cfg, sub, t0 = self.cfg, job.sub, time.perf_counter()
         up = lambda: self.up or job.failure is not None  # noqa: E731
         ok = await wait_until(self.changed, up, Deadline.after(cfg.timeouts.connect))
@@ -596,9 +502,9 @@ class ServingCoordinator:
         if not await wait_until(self.changed, acked, Deadline.after(cfg.timeouts.round)):
             log.warning("%s did not acknowledge its outputs of job %s", sub.ident.label, job.id)
         await self._to_parties(job.id, Finished())
-        self.say(_summary(job, time.perf_counter() - t0))
+        self.say(job_summary(job, time.perf_counter() - t0))
 
-    def _late(self, job: _Job) -> MPCError:
+    def _late(self, job: ServedJob) -> MPCError:
         waiting = sorted(p.label for p in self.parties - set(job.done))
         return RoundTimeout(
             f"job {job.id} did not finish within {self.job_timeout:g}s"
@@ -606,7 +512,7 @@ class ServingCoordinator:
             culprit=waiting[0] if waiting else None,
         )
 
-    async def _abort_job(self, job: _Job, err: MPCError) -> None:
+    async def _abort_job(self, job: ServedJob, err: MPCError) -> None:
         culprit = err.blamed
         who = f" (culprit: {culprit})" if culprit and culprit not in err.message else ""
         where = f" at {err.op_path}" if err.op_path else ""
@@ -647,7 +553,7 @@ class ServingCoordinator:
             self._fail(job, err.with_context(peer=label, culprit=label))
         self.changed.set()
 
-    def _party_abort(self, job: _Job, label: str, op: JobAbort) -> MPCError:
+    def _party_abort(self, job: ServedJob, label: str, op: JobAbort) -> MPCError:
         """A party stopped the job; before every party agreed that is a refusal."""
         if self.parties <= job.agreed:
             return aborted_by(label, op.abort())
@@ -658,7 +564,7 @@ class ServingCoordinator:
             f"job {job.id} {how}: {text}", culprit=who, reporter=label, code=op.code
         )
 
-    async def _sealed(self, job: _Job, label: str, op: Sealed) -> None:
+    async def _sealed(self, job: ServedJob, label: str, op: Sealed) -> None:
         allowed = job.sub.spec.policy_outputs().get(op.output)
         sub = job.sub
         if allowed is None or op.recipient != sub.ident.label or sub.ident not in allowed:
@@ -679,23 +585,6 @@ class ServingCoordinator:
                 f"{sub.ident.label} is not reading its outputs", culprit=sub.ident.label
             ) from None
         sub.delivered.add((op.output, label))
-
-
-def _number(ledger: Any, *keys: str) -> int:
-    """A count from a party's ledger (a peer's data: anything not an int counts as 0)."""
-    for k in keys:
-        ledger = ledger.get(k) if isinstance(ledger, dict) else None
-    return ledger if isinstance(ledger, int) and not isinstance(ledger, bool) else 0
-
-
-def _summary(job: _Job, seconds: float) -> str:
-    leds = list(job.done.values())
-    sent = sum(_number(x, ph, "total", "bytes_sent") for x in leds for ph in ("online", "offline"))
-    rounds = max((_number(x, "online", "total", "rounds") for x in leds), default=0)
-    return (
-        f"job {job.id} finished in {seconds * 1000:.1f} ms: {len(job.done)} parties,"
-        f" {rounds} online round{'s' if rounds != 1 else ''}, {sent} bytes sent between parties"
-    )
 
 
 async def serve_coordinator(

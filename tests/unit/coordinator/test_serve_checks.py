@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mpc_runtime.config import ClusterConfig
-from mpc_runtime.coordinator.serve import check_submission
+from mpc_runtime.coordinator.served_jobs import check_submission
 from mpc_runtime.errors import UsageError
 from mpc_runtime.ids import Identity
 from mpc_runtime.jobs.spec import JobSpec, resolve, spec_hash
