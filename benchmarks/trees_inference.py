@@ -12,10 +12,10 @@ median is the latency) and ``--batches`` batches of ``--batch`` queries: the fir
 memory), the median of the others is the steady state of a party serving batch after batch.
 Times are wall times of ``predict`` on party 1 and include the in-process dealer's material
 generation.  On glibc the cold batch is dominated by fresh ``mmap`` allocations;
-``MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=4294967296`` keeps large arrays on
-the reused heap (a process-level knob, not set here).  Rounds and bytes per query come from
-the ledger and are printed next to ``predict_cost``; accuracy is the largest difference from
-``Booster.predict`` over the batch.
+:func:`mpc_runtime.procinfo.keep_freed_memory` (what ``mpc party`` and ``mpc dealer`` call)
+keeps large arrays on the reused heap; this in-process benchmark does not call it.  Rounds and
+bytes per query come from the ledger and are printed next to ``predict_cost``; accuracy is the
+largest difference from ``Booster.predict`` over the batch.
 
 May import: numpy, ``mpc_runtime.runtime``, ``protocols.*``; xgboost and scikit-learn (the
 optional extra) inside :func:`main`.

@@ -29,8 +29,10 @@ def run(args: argparse.Namespace) -> int:
     from mpc_runtime.config import load_cluster
     from mpc_runtime.dealer.process import run_dealer
     from mpc_runtime.errors import UsageError
+    from mpc_runtime.procinfo import keep_freed_memory
 
     if args.budget is not None and args.budget < 1:
         raise UsageError("--budget must be a positive number of elements")
     cfg = load_cluster(args.config)
+    keep_freed_memory()  # material of the same sizes batch after batch: reuse, no page faults
     return asyncio.run(run_dealer(cfg, budget=args.budget))

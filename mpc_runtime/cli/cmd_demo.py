@@ -18,7 +18,7 @@ from typing import Any
 
 from mpc_runtime.cli import demo_dp
 from mpc_runtime.cli.demo_contrib import add_contrib_args, register_fl
-from mpc_runtime.cli.output import demo_failure, info, plain, plural, result
+from mpc_runtime.cli.output import add_demo_options, demo_failure, info, plain, plural, result
 
 DESCRIPTION = """\
 Run a worked example as separate processes over mutually authenticated TLS 1.3:
@@ -94,13 +94,7 @@ def register(sub: Any) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-file", help="JSON file {name: value} instead of the flag")
     p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
-    p.add_argument(
-        "--preprocessing",
-        choices=("ot", "dealer"),
-        default="ot",
-        help="ot: the parties make their own material (default); dealer: a separate dealer",
-    )
-    p.add_argument("--keep", action="store_true", help="keep the work directory (logs, certs)")
+    add_demo_options(p)
     p.set_defaults(func=run)
 
 

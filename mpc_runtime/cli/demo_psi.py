@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mpc_runtime.cli.output import demo_failure, info, plural, result
+from mpc_runtime.cli.output import add_demo_options, demo_failure, info, plural, result
 
 DESCRIPTION = """\
 Private set intersection of customer lists, as separate processes over mutually authenticated
@@ -67,13 +67,7 @@ def register(dsub: Any) -> None:
     )
     p.add_argument("--seed", default="psi-demo", help="public seed of the test data")
     p.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds")
-    p.add_argument(
-        "--preprocessing",
-        choices=("ot", "dealer"),
-        default="ot",
-        help="ot: the parties make their own material (default); dealer: a separate dealer",
-    )
-    p.add_argument("--keep", action="store_true", help="keep the work directory (logs, certs)")
+    add_demo_options(p)
     p.set_defaults(func=run)
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import statistics
@@ -33,15 +32,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mpc_runtime.cli.output import demo_failure, info, plural, result
+from mpc_runtime.cli.output import add_demo_options, demo_failure, info, plural, result
 
 NAMES = ["p1", "p2", "p3"]
 DATA_BOUND = 1e6
 """Public bounds every data value (features, queries) is checked against at its owner."""
 _TIMING = re.compile(r"^mpc: timing (\{.*\})$")
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "1073741824", "MALLOC_TRIM_THRESHOLD_": "4294967296"}
-"""glibc knobs for the party and dealer processes: keep large numpy arrays on the reused heap
-instead of fresh ``mmap`` pages (otherwise the first large batch pays its page faults)."""
 
 
 def register(dsub: Any) -> None:
@@ -79,13 +75,7 @@ def register(dsub: Any) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds")
-    p.add_argument(
-        "--preprocessing",
-        choices=("dealer", "ot"),
-        default="dealer",
-        help="dealer: a separate dealer process (default); ot: the parties make their own",
-    )
-    p.add_argument("--keep", action="store_true", help="keep the work directory (logs, certs)")
+    add_demo_options(p, default="dealer")
     p.set_defaults(func=run)
 
 
@@ -118,8 +108,7 @@ def _cluster(
             separate_dealer=dealer,
             preprocessing=args.preprocessing,
             round_timeout=300.0,
-            env={k: os.environ.get(k, v) for k, v in MALLOC_ENV.items()},
-        )
+        )  # parties and the dealer keep freed memory themselves (procinfo.keep_freed_memory)
         with cluster:
             path = cluster.write_spec(spec)
             cluster.start_coordinator(path)
@@ -130,7 +119,6 @@ def _cluster(
             info(
                 f"demo {args.demo}: started a coordinator, 3 parties"
                 f"{' and a dealer' if dealer else ''} on 127.0.0.1 over TLS 1.3"
-                " (glibc: MALLOC_MMAP_THRESHOLD_=1 GiB, MALLOC_TRIM_THRESHOLD_=4 GiB)"
             )
             codes = cluster.wait(args.timeout)
             if any(c != 0 for c in codes.values()):

@@ -82,6 +82,19 @@ def display_name(label: str, names: Sequence[str] = ()) -> str:
     return label
 
 
+def add_demo_options(p: Any, default: str = "ot") -> None:
+    """``--preprocessing`` (who makes the material) and ``--keep`` for a demo's sub-parser."""
+    other = "dealer" if default == "ot" else "ot"
+    what = {"ot": "ot: the parties make their own material", "dealer": "dealer: a separate dealer"}
+    p.add_argument(
+        "--preprocessing",
+        choices=(default, other),
+        default=default,
+        help=f"{what[default]} (default); {what[other]}",
+    )
+    p.add_argument("--keep", action="store_true", help="keep the work directory (logs, certs)")
+
+
 def demo_failure(cluster: Any, codes: dict[str, int], names: Sequence[str] = ()) -> Exception:
     """One clear error for a failed local cluster (a demo): each failed process's first error
     line on stderr, then the error to raise: the usage error of a process that refused
