@@ -122,6 +122,29 @@ async def serve_until_signal(work: Callable[[asyncio.Event], Awaitable[int]]) ->
             loop.remove_signal_handler(sig)
 
 
+def run_and_print(
+    args: argparse.Namespace, cfg: Any, spec: Any, search: list[Path] | None = None
+) -> None:
+    """Run this party of ``spec`` (``mpc party --job`` and ``mpc run``) and print its results:
+    its inputs from the flags or file, progress on stderr, results on stdout."""
+    from mpc_runtime.node.party import run_party
+
+    names = [i.name for i in spec.inputs if i.party == args.party_id]
+    res = asyncio.run(
+        run_party(
+            cfg,
+            args.party_id,
+            spec,
+            gather_inputs(args, names),
+            audit_path=Path(args.audit_log) if args.audit_log else None,
+            say=info,
+            warn=warn,
+            search=search,
+        )
+    )
+    print_results(args, args.party_id, res)
+
+
 def run_serve(args: argparse.Namespace) -> int:
     """``mpc party --serve``: serve job after job until stopped."""
     from mpc_runtime.config import load_cluster
@@ -173,7 +196,6 @@ def run_serve(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     from mpc_runtime.config import load_cluster
     from mpc_runtime.jobs.spec import check_against_cluster, load_spec
-    from mpc_runtime.node.party import run_party
 
     keep_freed_memory()  # arrays of the same sizes come round after round: reuse, no page faults
     if args.serve:
@@ -183,19 +205,5 @@ def run(args: argparse.Namespace) -> int:
     spec = load_spec(args.job)
     check_against_cluster(spec, cfg, args.job)
     cfg.party(args.party_id)
-    names = [i.name for i in spec.inputs if i.party == args.party_id]
-    given = gather_inputs(args, names)
-    res = asyncio.run(
-        run_party(
-            cfg,
-            args.party_id,
-            spec,
-            given,
-            audit_path=Path(args.audit_log) if args.audit_log else None,
-            say=info,
-            warn=warn,
-            search=[Path(args.job).resolve().parent],
-        )
-    )
-    print_results(args, args.party_id, res)
+    run_and_print(args, cfg, spec, search=[Path(args.job).resolve().parent])
     return 0

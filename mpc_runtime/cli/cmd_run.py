@@ -11,17 +11,11 @@ written with ``--write-spec``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
-from mpc_runtime.cli.cmd_party import (
-    add_common_party_args,
-    gather_inputs,
-    print_results,
-    setup_logging,
-)
+from mpc_runtime.cli.cmd_party import add_common_party_args, run_and_print, setup_logging
 from mpc_runtime.cli.scripts import add_script_args
 
 
@@ -39,10 +33,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mpc_runtime.cli.output import info, warn
+    from mpc_runtime.cli.output import info
     from mpc_runtime.cli.scripts import spec_from_script
     from mpc_runtime.config import load_cluster
-    from mpc_runtime.node.party import run_party
+    from mpc_runtime.procinfo import keep_freed_memory
 
     setup_logging(args.verbose, f"party {args.party_id}")
     cfg = load_cluster(args.config)
@@ -51,18 +45,6 @@ def run(args: argparse.Namespace) -> int:
     if args.write_spec:
         Path(args.write_spec).write_text(json.dumps(spec.model_dump(mode="json"), indent=1) + "\n")
         info(f"wrote the job spec to {args.write_spec} (job {spec.job_id})")
-    names = [i.name for i in spec.inputs if i.party == args.party_id]
-    given = gather_inputs(args, names)
-    res = asyncio.run(
-        run_party(
-            cfg,
-            args.party_id,
-            spec,
-            given,
-            audit_path=Path(args.audit_log) if args.audit_log else None,
-            say=info,
-            warn=warn,
-        )
-    )
-    print_results(args, args.party_id, res)
+    keep_freed_memory()
+    run_and_print(args, cfg, spec)
     return 0

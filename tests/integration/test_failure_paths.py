@@ -171,47 +171,41 @@ def test_a_killed_coordinator_is_named_and_the_dealer_does_not_exit_0(tmp_path: 
             _blames_only(err, "coordinator", ["party:1", "party:2", "party:3", "dealer"])
 
 
-def test_a_frozen_coordinator_is_named_by_everyone(tmp_path: Path) -> None:
-    """SIGSTOP on the coordinator mid-job: its connections stay open but it says nothing, so
-    every party and the dealer notice the silence (heartbeats) and name it, within the round
+SERVICES = {"coord": "coordinator", "dealer": "dealer"}
+
+
+@pytest.mark.parametrize(
+    ("proc", "how"), [("dealer", "kill"), ("dealer", "freeze"), ("coord", "freeze")]
+)
+def test_a_lost_or_frozen_service_is_named_by_everyone(tmp_path: Path, proc: str, how: str) -> None:
+    """A killed dealer, or a SIGSTOPped dealer or coordinator mid-job (its connections stay open
+    but it says nothing): every other process notices (heartbeats) and names it within the round
     timeout and a little; nobody waits forever and nobody blames a bystander."""
-    with proc_group(tmp_path / "logs") as g:
-        _, names = _start_compare(g, tmp_path, dealer=True)
-        os.kill(g.procs["coord"].pid, signal.SIGSTOP)
-        others = [n for n in names if n != "coord"]
-        t0 = time.monotonic()
-        try:
-            codes = _all_exit(g, others, ROUND + SLACK + 3)
-            elapsed = time.monotonic() - t0
-        finally:
-            os.kill(g.procs["coord"].pid, signal.SIGKILL)
-        assert elapsed < ROUND + SLACK, f"took {elapsed:.1f}s:\n{g.describe()}"
-        for name in others:
-            err = _last_error(g.procs[name].stderr)
-            assert codes[name] == 1, g.describe()
-            _blames_only(err, "coordinator", ["party:1", "party:2", "party:3", "dealer"])
-
-
-@pytest.mark.parametrize("how", ["kill", "freeze"])
-def test_a_lost_or_frozen_dealer_is_named_by_everyone(tmp_path: Path, how: str) -> None:
+    label = SERVICES[proc]
     with proc_group(tmp_path / "logs") as g:
         _, names = _start_compare(g, tmp_path, dealer=True)
         if how == "kill":
-            g.kill("dealer")
+            g.kill(proc)
         else:
-            os.kill(g.procs["dealer"].pid, signal.SIGSTOP)
-        others = [n for n in names if n != "dealer"]
+            os.kill(g.procs[proc].pid, signal.SIGSTOP)
+        others = [n for n in names if n != proc]
         t0 = time.monotonic()
         try:
             codes = _all_exit(g, others, ROUND + SLACK + 3)
             elapsed = time.monotonic() - t0
         finally:
-            os.kill(g.procs["dealer"].pid, signal.SIGKILL)
+            os.kill(g.procs[proc].pid, signal.SIGKILL)
         assert elapsed < ROUND + SLACK, f"took {elapsed:.1f}s:\n{g.describe()}"
+        bystanders = [
+            "party:1",
+            "party:2",
+            "party:3",
+            *(v for v in SERVICES.values() if v != label),
+        ]
         for name in others:
             err = _last_error(g.procs[name].stderr)
             assert codes[name] == 1, g.describe()
-            _blames_only(err, "dealer", ["party:1", "party:2", "party:3", "coordinator"])
+            _blames_only(err, label, bystanders)
 
 
 def test_a_killed_party_is_named_by_every_survivor(tmp_path: Path) -> None:
