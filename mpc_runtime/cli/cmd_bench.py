@@ -14,7 +14,8 @@ running ``protocols.bench:bench_job`` on public random test data, and prints one
 
 ``--size`` may be repeated: every op runs at every size (a fresh cluster each).  ``--json``
 prints one JSON object instead: ``results`` (one row per op and size, each with every party's
-peak and idle resident memory, ``peak_rss_bytes_by_party`` / ``idle_rss_bytes_by_party``),
+peak and idle resident memory, ``peak_rss_bytes_by_party`` / ``idle_rss_bytes_by_party``, and
+the CPU seconds each party spent in the timed window, ``online_cpu_seconds_by_party``),
 ``machine`` and ``metadata`` (:func:`metadata`: the commit, with ``-dirty`` when the work tree
 has uncommitted changes, the UTC date, host, CPU model, cores, Python and numpy versions and the
 load average before and after).  On a terminal (not with ``--json``, not under ``CI``) a progress
@@ -351,6 +352,13 @@ def aggregate(reports: list[dict[str, Any]], latency_ms: float) -> dict[str, Any
             int(r.get("offline", {}).get("bytes_sent", 0)) for r in reports
         ],
         "offline_rounds": max(int(r.get("offline", {}).get("rounds", 0)) for r in reports),
+        # CPU seconds (user + system) each party spent in the timed window, median over
+        # repetitions: less noisy than wall time on a shared machine (3 parties on 2 cores wait
+        # for each other's CPU, so the wall time is at least their sum / cores).
+        "online_cpu_seconds_by_party": [
+            statistics.median(r["online_cpu_seconds"]) if r.get("online_cpu_seconds") else None
+            for r in reports
+        ],
         "peak_rss_bytes_by_party": [int(r.get("peak_rss_bytes", 0)) for r in reports],
         "idle_rss_bytes_by_party": [int(r.get("idle_rss_bytes", 0)) for r in reports],
         "elements_per_second": first["size"] / online if online > 0 else None,

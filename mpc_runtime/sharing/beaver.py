@@ -67,12 +67,12 @@ def finish_mul(d: U64, e: U64, a: U64, b: U64, c: U64, first: bool) -> U64:  # n
     """This party's share of ``x * y`` from the opened ``d``, ``e`` and its triple shares."""
     _check(d, e, a, b, c)
     # Explicit out= arrays: ufuncs on arrays wrap mod 2^64 silently, and 0-d inputs stay arrays.
-    z = np.multiply(d, b, out=_new(d))
+    # The first party folds its d * e into d * (b + e): two products instead of three.
+    z = np.add(b, e, out=_new(d)) if first else b
+    z = np.multiply(d, z, out=z if first else _new(d))
     z += c
-    t = np.multiply(e, a, out=_new(e))  # one scratch array for both remaining products
+    t = np.multiply(e, a, out=_new(e))
     z += t
-    if first:
-        z += np.multiply(d, e, out=t)
     return z
 
 

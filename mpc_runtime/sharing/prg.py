@@ -14,8 +14,10 @@ Stream layout (the contract :mod:`mpc_runtime.sharing.dealer` relies on):
 * ``uint64(shape)`` consumes ``8 * size`` bytes, each element read little-endian;
 * ``bits(shape)`` consumes ``ceil(size / 8)`` bytes, unpacked least-significant bit first.
 
-Each request is one ``update_into`` call on the encryptor (AES-NI speed, GB/s class); the
-counter carries across calls, so ``uint64(k)`` then ``uint64(m)`` equals ``uint64(k + m)`` split.
+Each request encrypts a shared read-only block of zeros into the output array, in
+:data:`CHUNK_BYTES` pieces (AES-NI speed, GB/s class; no ``n``-byte zero input is allocated, so
+expanding ``n`` bytes needs ``n`` bytes of memory, not ``2n``); the counter carries across calls,
+so ``uint64(k)`` then ``uint64(m)`` equals ``uint64(k + m)`` split.
 
 May import: numpy, ``cryptography`` and ``mpc_runtime.errors`` only.
 """
@@ -37,6 +39,9 @@ SEED_BYTES = 16
 _BLOCK = 16
 _ZERO_NONCE = bytes(_BLOCK)
 _LE_U64 = np.dtype("<u8")
+CHUNK_BYTES = 1 << 20
+"""Keystream is produced this many bytes per ``update_into`` call (a multiple of the block)."""
+_ZEROS = bytes(CHUNK_BYTES)
 
 
 def new_seed() -> bytes:
@@ -89,11 +94,16 @@ class PRG:
         """The next ``n`` keystream bytes as a fresh, writable uint8 array."""
         if n == 0:
             return np.empty(0, dtype=np.uint8)
-        # update_into may need block_size - 1 spare bytes in the output buffer.
+        # update_into may need block_size - 1 spare bytes past what it writes: the next chunk's
+        # bytes (overwritten next) or the tail kept for that purpose.
         out = np.empty(n + _BLOCK - 1, dtype=np.uint8)
-        written = self._encryptor.update_into(np.zeros(n, dtype=np.uint8).data, out.data)
-        if written != n:  # CTR is a stream mode; anything else is a library bug.
-            raise LocalProtocolError("AES-CTR produced a short keystream")
+        view = out.data  # a writable memoryview of the array
+        zeros = memoryview(_ZEROS)
+        for start in range(0, n, CHUNK_BYTES):
+            m = min(CHUNK_BYTES, n - start)
+            written = self._encryptor.update_into(zeros[:m], view[start : start + m + _BLOCK - 1])
+            if written != m:  # CTR is a stream mode; anything else is a library bug.
+                raise LocalProtocolError("AES-CTR produced a short keystream")
         self._consumed += n
         return out[:n]
 

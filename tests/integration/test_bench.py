@@ -85,3 +85,5 @@ def test_bench_json_carries_metadata_and_runs_every_size() -> None:
         assert len(r["offline_seconds_all"]) == 2
         peaks, idles = r["peak_rss_bytes_by_party"], r["idle_rss_bytes_by_party"]
         assert len(peaks) == 3 and all(p >= i > 0 for p, i in zip(peaks, idles, strict=True))
+        cpu = r["online_cpu_seconds_by_party"]
+        assert len(cpu) == 3 and all(0 <= c <= 60 for c in cpu)

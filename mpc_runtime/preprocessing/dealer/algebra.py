@@ -466,10 +466,12 @@ def expand(
 
     ``seed`` is what the dealer sent this party (16 seed bytes, then any public arrays).  Party 0
     must pass the corrections it received; every other party must pass ``None``
-    (:class:`LocalProtocolError` otherwise).  The corrections are consumed: each array is copied
-    and replaced in its dict by a read-only zero placeholder of the same shape (so byte counts
-    taken afterwards stay right), and a received message that is still referenced elsewhere
-    does not keep its buffer alive.  Corrections or public arrays that do not match the
+    (:class:`LocalProtocolError` otherwise).  The corrections are consumed: each array becomes
+    the material as it is (a view of the received frame, not a copy: copying held the frame and
+    the copies at once, +11 B of party 0's peak per comparison at 10^6) and is replaced in its
+    dict by a read-only zero placeholder of the same shape (so byte counts taken afterwards stay
+    right and the caller's dict no longer reaches the material).  The frame is released when
+    the last material array of the reply is.  Corrections or public arrays that do not match the
     request (count, names, dtype, size) raise :class:`RemoteProtocolError` naming ``peer``.
     """
     check_components(components)
@@ -490,7 +492,7 @@ def expand(
         if party_index == 0 and corrections is not None:
             for dep in DEPENDENT[comp.kind]:
                 got = corrections[k][dep]
-                mat[dep] = np.array(got.reshape(_shape_of(comp, dep)), dtype=np.uint64, copy=True)
+                mat[dep] = np.asarray(got.reshape(_shape_of(comp, dep)), dtype=np.uint64)
                 corrections[k][dep] = np.broadcast_to(_ZERO, got.shape)  # same nbytes, no buffer
                 del got
         if public is not None:

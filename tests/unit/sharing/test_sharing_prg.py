@@ -47,6 +47,23 @@ def test_stream_is_sequential(k: int, m: int) -> None:
     assert p.consumed == 8 * (k + m)
 
 
+@pytest.mark.parametrize("odd", [0, 1, 7, 15, 16, 17])
+def test_chunked_keystream_across_chunk_boundaries(odd: int) -> None:
+    # The keystream is made CHUNK_BYTES at a time from a shared zero block: across chunk
+    # boundaries and after an unaligned earlier request it must be exactly AES-CTR's.
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    chunk = prg_mod.CHUNK_BYTES
+    n = 2 * chunk + 3 * 16 + odd
+    want = Cipher(algorithms.AES(SEED), modes.CTR(bytes(16))).encryptor().update(bytes(odd + n))
+    p = PRG(SEED)
+    head = p.bytes(odd)
+    got = p.uint8(n)
+    assert head + got.tobytes() == want
+    assert got.flags.writeable and got.size == n
+    assert p.consumed == odd + n
+
+
 def test_mixed_requests_consume_documented_bytes() -> None:
     p = PRG(SEED)
     p.uint8(3)

@@ -232,6 +232,7 @@ def test_documented_prg_order() -> None:
     ]
     seeds, corr = dealer.generate(comps, 3)
     want_c = corr[0]["c"].copy()
+    received_c = corr[0]["c"]  # what the frame decoded to
     # A non-zero party: every array, in table order.
     p = PRG(seeds[2])
     expect: list[dict[str, np.ndarray]] = [
@@ -255,8 +256,11 @@ def test_documented_prg_order() -> None:
     assert np.array_equal(got0[2]["rb"], p0.uint64((2, 2)))
     assert np.array_equal(got0[3]["r"], p0.uint64(3))
     assert np.array_equal(got0[4]["a"], p0.uint64(5))
-    # Consumed: copied out, so the message's buffer can be released; sizes stay countable.
+    # Taken as they are (no second copy of the corrections next to the received frame) and
+    # consumed: the caller's dict holds a placeholder of the same size, so sizes stay countable.
+    assert np.shares_memory(got0[0]["c"], received_c)
     assert not corr[0]["c"].any() and corr[0]["c"].shape == (4,) and corr[0]["c"].nbytes == 32
+    assert not np.shares_memory(corr[0]["c"], received_c)
 
 
 def test_non_zero_parties_get_only_seed_derived_arrays() -> None:
