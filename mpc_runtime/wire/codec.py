@@ -262,7 +262,8 @@ def decode_body(body: bytes | bytearray | memoryview) -> object:
     Raises :class:`DecodeError` for anything malformed; its message never contains payload data.
     """
     if not isinstance(body, bytes):
-        # No copy: a receive buffer (memoryview over a bytearray or mmap) is decoded in place.
+        # No copy: a receive buffer (a memoryview over a bytearray or an array) is decoded
+        # in place.
         body = memoryview(body).cast("B")
     if len(body) < _META_LEN.size:
         raise DecodeError("body is shorter than its metadata length prefix")

@@ -6,15 +6,16 @@ for a reader to fill, like ``asyncio.BufferedProtocol``) and hands back whole fr
 decoder refuses a length prefix above its maximum before any body arrives; only a length that
 passed that check sizes a body buffer (see :class:`FrameDecoder` on memory).
 
-May import: the standard library (no asyncio, ssl, socket) and :mod:`mpc_runtime.errors`.
+May import: the standard library (no asyncio, ssl, socket), numpy (uninitialised heap bodies)
+and :mod:`mpc_runtime.errors`.
 """
 
 from __future__ import annotations
 
-import mmap
 import struct
-import sys
 from collections import deque
+
+import numpy as np
 
 from mpc_runtime.errors import DecodeError, FrameTooLarge, LocalProtocolError
 
@@ -39,26 +40,14 @@ MAX_FRAME_LIMIT = 2**32 - 1
 SCRATCH_BYTES = 64 * 1024
 """Size of the buffer :meth:`FrameDecoder.get_buffer` lends between frame bodies."""
 LAZY_BODY_BYTES = 1 << 20
-"""Bodies at least this large are anonymous memory maps (pages committed only when written)."""
-REUSE_FRAMES = 2
-"""How many memory-mapped bodies handed out last a decoder keeps, to reuse once released."""
-REUSE_MIN_BYTES = 8 << 20
-"""Only bodies at least this large are kept for reuse: there a fresh map's page faults cost most
-(a 16 MB multiplication round), while keeping many mid-sized bodies of a comparison's rounds
-would only add to a party's peak memory (measured: +26 B per comparison at 10^6)."""
-REUSE_SLACK = 1 / 8
-"""A released body is reused for a frame between ``(1 - REUSE_SLACK)`` and all of its size."""
+"""Bodies at least this large are uninitialised heap arrays instead of zero-filled bytearrays."""
 
-Body = bytearray | mmap.mmap
+Body = bytearray | np.ndarray
 
 
-def _refs(pool: deque[Body], i: int) -> int:
-    """References to ``pool[i]``: the pool's and this call's own when nobody else holds it."""
-    return sys.getrefcount(pool[i])
-
-
-_FREE_REFS = _refs(deque([bytearray(1)]), 0)
-"""What :func:`_refs` says of a body only the pool refers to (calibrated on this interpreter)."""
+def _view(body: Body) -> memoryview:
+    """A writable byte view of a body."""
+    return body.data if isinstance(body, np.ndarray) else memoryview(body)
 
 
 class StreamTruncated(DecodeError):
@@ -109,20 +98,16 @@ class FrameDecoder:
 
     Memory: the body of a frame is allocated when its header has arrived and passed the
     ``max_frame_bytes`` check, so a peer can make us reserve at most ``max_frame_bytes`` per
-    connection with 4 bytes.  Bodies of :data:`LAZY_BODY_BYTES` or more are anonymous memory maps
-    whose pages the kernel provides on first write: untouched pages cost nothing, so what is
-    actually committed still follows the bytes that arrived.  Smaller bodies are bytearrays.
-
-    Reuse: a fresh memory map costs a page fault and a zeroed page per 4 KiB written, which
-    dominated receiving large frames.  The decoder therefore keeps the last
-    :data:`REUSE_FRAMES` memory-mapped bodies of :data:`REUSE_MIN_BYTES` or more it handed out
-    and fills one again for a new frame of about its size, **only once nothing else refers to
-    it**: every view of a body (the
-    memoryview :meth:`next_frame` returns, its slices, numpy arrays decoded from it, a buffer
-    export held by C code) holds a reference to it, so a body whose only reference is the
-    decoder's own can no longer be read or written by anyone.  A body still in use is never
-    overwritten; a new one is mapped instead.  What this retains between frames is at most
-    :data:`REUSE_FRAMES` bodies per connection, each one that actually arrived.
+    connection with 4 bytes.  Bodies under :data:`LAZY_BODY_BYTES` are bytearrays; larger ones
+    are uninitialised numpy arrays from the heap.  Where the process keeps freed memory for reuse
+    (:func:`mpc_runtime.procinfo.keep_freed_memory`, as every party does), a body takes memory
+    that earlier frames and arrays released, with no page fault: a fresh memory map per frame
+    cost a party 14,700 page faults, 40% of its CPU, per 10^6 comparisons.  Fresh heap pages are
+    committed only when written, so what a peer makes us commit still follows the bytes that
+    arrived.  A body's old contents are never seen: it is handed out only once every byte of it
+    has arrived, and dropped if the stream ends first.  Nothing is kept between frames: a body
+    lives exactly as long as a view of it (the memoryview :meth:`next_frame` returns, its
+    slices, numpy arrays decoded from it) does, and is never refilled while one does.
     """
 
     def __init__(self, max_frame_bytes: int) -> None:
@@ -136,7 +121,6 @@ class FrameDecoder:
         self._body_view: memoryview | None = None  # exactly the frame's bytes of self._body
         self._filled = 0  # bytes of self._body received
         self._frames: deque[tuple[Body, int]] = deque()  # whole bodies not yet returned
-        self._handed: deque[Body] = deque()  # memory-mapped bodies handed out, newest last
         self._nbuf = 0  # received bytes not yet returned (headers included)
         self._scratch = bytearray(SCRATCH_BYTES)
         self._scratch_view = memoryview(self._scratch)
@@ -204,7 +188,7 @@ class FrameDecoder:
         """Return the next whole frame body, or ``None`` if more data is needed (or at clean EOF).
 
         The body is a writable 1-D byte memoryview owned by the caller, over a bytearray or (for
-        large bodies) a memory map; it compares equal to ``bytes`` of the same content.
+        large bodies) a numpy array; it compares equal to ``bytes`` of the same content.
 
         Raises :class:`FrameTooLarge` for a length prefix above the maximum, and
         :class:`DecodeError` for a zero-length frame or a stream that ended inside a frame.
@@ -212,11 +196,7 @@ class FrameDecoder:
         if self._frames:
             body, length = self._frames.popleft()
             self._nbuf -= HEADER_BYTES + length
-            if isinstance(body, mmap.mmap) and len(body) >= REUSE_MIN_BYTES:
-                self._handed.append(body)
-                if len(self._handed) > REUSE_FRAMES:
-                    self._handed.popleft()
-            view = memoryview(body)
+            view = _view(body)
             return view if len(body) == length else view[:length]
         if self._error is not None:
             raise self._error
@@ -256,25 +236,14 @@ class FrameDecoder:
             self._header.clear()
             body = self._new_body(length)
             self._body = body
-            self._body_view = memoryview(body)[:length]
+            self._body_view = _view(body)[:length]
             self._filled = 0
 
     def _new_body(self, length: int) -> Body:
-        """A released body of about ``length`` bytes (see the class docstring), or a new one."""
+        """A body for a frame of ``length`` bytes (see the class docstring on memory)."""
         if length < LAZY_BODY_BYTES:
             return bytearray(length)
-        pool = self._handed
-        for i in range(len(pool)):
-            size = len(pool[i])
-            if (
-                length <= size
-                and size * (1 - REUSE_SLACK) <= length
-                and _refs(pool, i) <= _FREE_REFS
-            ):
-                body = pool[i]
-                del pool[i]
-                return body
-        return mmap.mmap(-1, length)
+        return np.empty(length, dtype=np.uint8)
 
     def _finish_body(self) -> None:
         view = self._body_view
