@@ -167,6 +167,21 @@ def _memory_plot(doc: dict[str, Any], out: Path) -> Path:
     return _finish(fig, doc["metadata"], caption, out)
 
 
+def _spread_bars(
+    ax: Any, xs: list[float], ys: list[tuple[float, float, float]], width: float, label: str
+) -> None:
+    """Bars at the medians of :func:`spread` tuples, with their min-max error bars."""
+    ax.bar(xs, [y[0] for y in ys], width, label=label)
+    ax.errorbar(
+        xs,
+        [y[0] for y in ys],
+        yerr=[[y[1] for y in ys], [y[2] for y in ys]],
+        fmt="none",
+        ecolor="k",
+        capsize=3,
+    )
+
+
 def _mpyc_plot(doc: dict[str, Any], out: Path) -> Path:
     import matplotlib.pyplot as plt
 
@@ -183,17 +198,8 @@ def _mpyc_plot(doc: dict[str, Any], out: Path) -> Path:
     ]
     width = 0.27
     for k, (name, samples) in enumerate(series):
-        ys = [spread(s) for s in samples]
         xs = [i + (k - 1) * width for i in range(len(rows))]
-        ax_t.bar(xs, [y[0] for y in ys], width, label=name)
-        ax_t.errorbar(
-            xs,
-            [y[0] for y in ys],
-            yerr=[[y[1] for y in ys], [y[2] for y in ys]],
-            fmt="none",
-            ecolor="k",
-            capsize=3,
-        )
+        _spread_bars(ax_t, xs, [spread(s) for s in samples], width, name)
     ax_t.set_yscale("log")
     ax_t.set_xticks(range(len(rows)), labels)
     ax_t.set_ylabel("seconds (slowest party per repetition)")
@@ -202,15 +208,7 @@ def _mpyc_plot(doc: dict[str, Any], out: Path) -> Path:
     for k, (name, key) in enumerate((("ours", "ours"), ("MPyC", "mpyc"))):
         ys = [spread([b / 2**20 for b in r[key]["peak_rss_bytes_by_party"]]) for r in rows]
         xs = [i + (k - 0.5) * width for i in range(len(rows))]
-        ax_m.bar(xs, [y[0] for y in ys], width, label=name)
-        ax_m.errorbar(
-            xs,
-            [y[0] for y in ys],
-            yerr=[[y[1] for y in ys], [y[2] for y in ys]],
-            fmt="none",
-            ecolor="k",
-            capsize=3,
-        )
+        _spread_bars(ax_m, xs, ys, width, name)
     ax_m.set_xticks(range(len(rows)), labels)
     ax_m.set_ylabel("peak RSS per party (MiB)")
     ax_m.set_title("Peak resident memory per party")

@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from mpc_runtime.errors import LocalProtocolError
 from mpc_runtime.runtime import Context
@@ -115,6 +116,19 @@ def _select(s: U64, a: U64, b: U64) -> tuple[U64, U64]:
     return contig(np.repeat(s[:, None], width, axis=1)), contig(b - a)
 
 
+def _checked_ids(
+    x: Shared, ids: Sequence[int], what: str
+) -> tuple[int, npt.NDArray[np.int64], int, int]:
+    """``(m, ids as int64, min id, max id)`` for a non-empty 1-D ``x`` with one id per entry."""
+    if len(x.shape) != 1 or x.shape[0] < 1:
+        raise LocalProtocolError(f"{what} needs a non-empty 1-D vector")
+    m = x.shape[0]
+    w = np.asarray(ids, dtype=np.int64)
+    if w.shape != (m,):
+        raise LocalProtocolError("ids must have one entry per position")
+    return m, w, int(w.min()), int(w.max())
+
+
 async def top_two(
     ctx: Context, x: Shared, ids: Sequence[int], *, runner_up: bool = True
 ) -> tuple[Shared, Shared, Shared]:
@@ -130,14 +144,8 @@ async def top_two(
     ``runner_up=False`` skips it (the winner and its id only): 9 ceil(log2 m) rounds.
     """
     ctx = ctx.scope("top_two")
-    if len(x.shape) != 1 or x.shape[0] < 1:
-        raise LocalProtocolError("top_two needs a non-empty 1-D vector")
-    m = x.shape[0]
-    w = np.asarray(ids, dtype=np.int64)
-    if w.shape != (m,):
-        raise LocalProtocolError("ids must have one entry per position")
+    m, w, ilo, ihi = _checked_ids(x, ids, "top_two")
     lo, hi = x.bounds
-    ilo, ihi = int(w.min()), int(w.max())
     span = max(hi - lo, ihi - ilo)
     low = public(np.full(m, lo, dtype=np.int64), ctx.is_first).share
     columns = [x.share, public(w, ctx.is_first).share] + ([low] if runner_up else [])
@@ -174,14 +182,8 @@ async def max_id(ctx: Context, x: Shared, ids: Sequence[int]) -> tuple[Shared, S
     values, or when ids repeat.
     """
     ctx = ctx.scope("max_id")
-    if len(x.shape) != 1 or x.shape[0] < 1:
-        raise LocalProtocolError("max_id needs a non-empty 1-D vector")
-    m = x.shape[0]
-    w = np.asarray(ids, dtype=np.int64)
-    if w.shape != (m,):
-        raise LocalProtocolError("ids must have one entry per position")
+    m, w, ilo, ihi = _checked_ids(x, ids, "max_id")
     lo, hi = x.bounds
-    ilo, ihi = int(w.min()), int(w.max())
     bits = max(1, (ihi - ilo).bit_length())
     plo, phi = lo << bits, (hi << bits) + (1 << bits) - 1
     fits = -TRUNC_LIMIT <= plo and phi < TRUNC_LIMIT and phi - plo < TRUNC_LIMIT

@@ -67,9 +67,11 @@ def finish_mul(d: U64, e: U64, a: U64, b: U64, c: U64, first: bool) -> U64:  # n
     """This party's share of ``x * y`` from the opened ``d``, ``e`` and its triple shares."""
     _check(d, e, a, b, c)
     # Explicit out= arrays: ufuncs on arrays wrap mod 2^64 silently, and 0-d inputs stay arrays.
-    # The first party folds its d * e into d * (b + e): two products instead of three.
-    z = np.add(b, e, out=_new(d)) if first else b
-    z = np.multiply(d, z, out=z if first else _new(d))
+    if first:  # d * b + d * e as d * (b + e): two products instead of three
+        z = np.add(b, e, out=_new(d))
+        np.multiply(d, z, out=z)
+    else:
+        z = np.multiply(d, b, out=_new(d))
     z += c
     t = np.multiply(e, a, out=_new(e))
     z += t
